@@ -1,0 +1,50 @@
+# Every target uses the project's own virtual environment in .venv (created by `make setup`).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+DEMO    ?= var/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-fast lint format bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+STAMP   := $(VENV)/.installed
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project editable from the lock
+
+demo: setup ## simulate a shipment history on the embedded default and summarise it
+	$(PYTHON) -m training demo --out $(DEMO)
+
+test: setup ## run the whole test suite (real datasets, slow suites included)
+	$(PYTHON) -m pytest
+
+test-fast: setup ## run the fast, offline tests only
+	$(PYTHON) -m pytest -m "not slow"
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup ## run the benchmarks and write BENCHMARKS.md and benchmarks/results.json
+	$(PYTHON) -m benchmarks.run
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean: ## remove the virtual environment and generated files
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
