@@ -1,0 +1,75 @@
+"""Command line: `python -m training {import,simulate,demo}` (the contract is in ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from training.importers import import_dataset
+
+    result = import_dataset(args.format, Path(args.raw_path))
+    print(result.summary(f"{args.format} shipments"))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.valid.to_parquet(out, index=False)
+    if args.rejected:
+        result.rejected.astype({"reason": "string"}).to_parquet(args.rejected, index=False)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from training.simulate import SimulationConfig, simulate, write_simulation
+
+    config = SimulationConfig(n_shipments=args.shipments, seed=args.seed)
+    sim = simulate(config)
+    paths = write_simulation(sim, Path(args.out))
+    print(sim.describe())
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from training.demo import run_demo
+
+    return run_demo(Path(args.out), n_shipments=args.shipments, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from training.importers import FORMATS
+
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import", help="map a raw dataset onto the shipment contract")
+    p.add_argument("format", choices=sorted(FORMATS))
+    p.add_argument("raw_path")
+    p.add_argument("--out", required=True, help="history parquet to write")
+    p.add_argument("--rejected", help="also write the rejected rows with their reasons to this parquet")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("simulate", help="simulate a shipment network's history")
+    p.add_argument("--shipments", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="directory for history/events/weather parquet files")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("demo", help="run the main job end to end on the embedded default")
+    p.add_argument("--out", default="var/demo")
+    p.add_argument("--shipments", type=int, default=60_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
