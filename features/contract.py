@@ -101,7 +101,9 @@ class Validated:
 
     def summary(self, name: str = "rows") -> str:
         lines = [f"{name}: kept {self.n_kept:,}, rejected {self.n_rejected:,}"]
-        lines += [f"  rejected {n:,}: {reason}" for reason, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])]
+        lines += [
+            f"  rejected {n:,}: {reason}" for reason, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])
+        ]
         return "\n".join(lines)
 
 
@@ -127,7 +129,9 @@ class _Rejector:
         rejected = df[bad].copy()
         rejected["reason"] = self.reason[bad]
         reasons = {str(k): int(v) for k, v in self.reason[bad].value_counts().items()}
-        return Validated(valid=df[~bad].reset_index(drop=True), rejected=rejected.reset_index(drop=True), reasons=reasons)
+        return Validated(
+            valid=df[~bad].reset_index(drop=True), rejected=rejected.reset_index(drop=True), reasons=reasons
+        )
 
 
 def to_utc(values: pd.Series) -> pd.Series:
@@ -139,7 +143,7 @@ def to_utc(values: pd.Series) -> pd.Series:
 
 
 def _conform(df: pd.DataFrame, columns: dict[str, str], keep_prefix: str | None = None) -> pd.DataFrame:
-    """Add missing contract columns as nulls and cast each to its contract dtype (order: contract, then extras)."""
+    """Add missing contract columns as nulls; cast each to its contract dtype (contract order first)."""
     out = pd.DataFrame(index=df.index)
     for col, dtype in columns.items():
         if col not in df:
@@ -174,7 +178,9 @@ def validate_shipments(df: pd.DataFrame) -> Validated:
     for col in SHIPMENT_REQUIRED:
         r.check(out[col].isna(), f"missing {col}")
     for col in ("origin_country", "destination_country"):
-        r.check(~out[col].str.match(_COUNTRY).fillna(False).astype(bool), f"invalid {col} (ISO 3166-1 alpha-2)")
+        r.check(
+            ~out[col].str.match(_COUNTRY).fillna(False).astype(bool), f"invalid {col} (ISO 3166-1 alpha-2)"
+        )
     outcome_only = out["created_at"].isna() & out["delivered_late"].notna() & out["delivered_at"].isna()
     r.check(out["created_at"].isna() & ~outcome_only, "missing created_at")
     for col in ("shipped_at", "promised_at", "delivered_at"):
@@ -195,7 +201,7 @@ def validate_shipments(df: pd.DataFrame) -> Validated:
 
 
 def validate_events(df: pd.DataFrame) -> Validated:
-    """Conform tracking events; reject unknown statuses and missing keys; a repeated `event_id` is rejected."""
+    """Conform tracking events; reject unknown statuses, missing keys and repeated `event_id`s."""
     out = _conform(df, EVENT_COLUMNS)
     out["status"] = out["status"].str.lower()
     out["country"] = out["country"].str.upper()
@@ -205,7 +211,9 @@ def validate_events(df: pd.DataFrame) -> Validated:
     r.check(~out["status"].isin(STATUSES), "unknown status")
     r.check_duplicates(out["event_id"], "duplicate event_id")
     result = r.split(out)
-    result.valid = result.valid.sort_values(["shipment_id", "occurred_at"], kind="stable").reset_index(drop=True)
+    result.valid = result.valid.sort_values(["shipment_id", "occurred_at"], kind="stable").reset_index(
+        drop=True
+    )
     return result
 
 
