@@ -1,0 +1,141 @@
+"""Lane and carrier history as of the prediction moment, with no look into the future.
+
+For each group (a lane, a carrier's service, a carrier) transit times are kept as histograms of log-hours per
+delivery day. A shipment created on day d sees only shipments *delivered* on days before d within the trailing
+window, so no feature uses an outcome that was unknown when the prediction was made. The fitted state keeps
+the histogram of the last window before the end of training: serving reads that snapshot, and so does every
+offline prediction, so both give the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# log(hours) bin edges: 15 minutes … 600 days, 80 bins
+EDGES = np.linspace(np.log(0.25), np.log(24 * 600), 81)
+CENTRES = np.exp((EDGES[:-1] + EDGES[1:]) / 2)
+STATS = ("n", "p10", "p50", "p90", "on_time_rate", "volume_28d")
+
+
+def bin_of(hours: np.ndarray) -> np.ndarray:
+    return np.clip(
+        np.searchsorted(EDGES, np.log(np.maximum(hours, 0.25)), side="right") - 1, 0, len(CENTRES) - 1
+    )
+
+
+def quantiles_from_hist(counts: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Quantiles (hours) from rows of bin counts, interpolated on the log scale; NaN for empty rows."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum(axis=1)
+    cdf = np.cumsum(counts, axis=1)
+    out = np.full((len(counts), len(qs)), np.nan)
+    for j, q in enumerate(qs):
+        target = q * total
+        idx = np.minimum((cdf < target[:, None]).sum(axis=1), len(CENTRES) - 1)
+        below = np.where(idx > 0, cdf[np.arange(len(cdf)), np.maximum(idx - 1, 0)], 0.0)
+        in_bin = counts[np.arange(len(counts)), idx]
+        frac = np.divide(target - below, in_bin, out=np.full_like(target, 0.5), where=in_bin > 0)
+        log_h = EDGES[idx] + np.clip(frac, 0, 1) * (EDGES[idx + 1] - EDGES[idx])
+        out[:, j] = np.where(total > 0, np.exp(log_h), np.nan)
+    return out
+
+
+@dataclass
+class GroupSnapshot:
+    """What one group key knew at the end of training: counts that the same statistics code reads."""
+
+    keys: dict[str, int]
+    hist: np.ndarray  # (groups, bins) deliveries in the window
+    promised: np.ndarray  # (groups,) deliveries with a promise in the window
+    on_time: np.ndarray  # (groups,) of which on time
+    volume: np.ndarray  # (groups,) shipments created in the last 28 days
+
+
+def stats_from_counts(
+    hist: np.ndarray, promised: np.ndarray, on_time: np.ndarray, volume: np.ndarray
+) -> dict:
+    """The history features from window counts (rows = shipments or groups)."""
+    q = quantiles_from_hist(hist, (0.1, 0.5, 0.9))
+    n = hist.sum(axis=1).astype(np.float64)
+    rate = np.divide(on_time, promised, out=np.full(len(n), np.nan), where=promised > 0)
+    return {
+        "n": n,
+        "p10": q[:, 0],
+        "p50": q[:, 1],
+        "p90": q[:, 2],
+        "on_time_rate": rate,
+        "volume_28d": volume,
+    }
+
+
+class GroupHistory:
+    """Daily cumulative counts for one grouping over the training span (training-time only)."""
+
+    def __init__(self, window_days: int, volume_days: int = 28) -> None:
+        self.window_days = window_days
+        self.volume_days = volume_days
+
+    def fit(
+        self,
+        keys: np.ndarray,
+        created_day: np.ndarray,
+        delivered_day: np.ndarray,
+        transit_hours: np.ndarray,
+        on_time: np.ndarray,
+    ) -> GroupHistory:
+        """keys/created_day for every shipment; delivered_day, transit_hours (NaN if undelivered), on_time
+        (1/0, NaN without a promise)."""
+        uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
+        self.keys_ = {k: i for i, k in enumerate(uniq)}
+        first = float(created_day.min()) if len(created_day) else 0.0
+        self.day0_ = int(min(first, np.nanmin(delivered_day, initial=first)))
+        last = max(float(created_day.max()) if len(created_day) else 0.0, np.nanmax(delivered_day, initial=0))
+        self.n_days_ = int(last - self.day0_ + 2)
+        g, nd, nb = len(uniq), self.n_days_, len(CENTRES)
+        done = ~np.isnan(transit_hours)
+        prom = done & ~np.isnan(on_time)
+        hit = prom & (on_time == 1)
+        # cumulative counts with a leading zero day: cum[:, k] counts days < k
+        self.cum_hist_ = np.zeros((g, nd + 1, nb), dtype=np.int32)
+        np.add.at(
+            self.cum_hist_, (inverse[done], self._slot(delivered_day[done]), bin_of(transit_hours[done])), 1
+        )
+        self.cum_promised_ = self._daily(g, inverse[prom], delivered_day[prom])
+        self.cum_on_time_ = self._daily(g, inverse[hit], delivered_day[hit])
+        self.cum_created_ = self._daily(g, inverse, created_day)
+        for cum in (self.cum_hist_, self.cum_promised_, self.cum_on_time_, self.cum_created_):
+            np.cumsum(cum, axis=1, out=cum)
+        return self
+
+    def _slot(self, day: np.ndarray) -> np.ndarray:
+        return day.astype(np.int64) - self.day0_ + 1
+
+    def _daily(self, groups: int, g: np.ndarray, day: np.ndarray) -> np.ndarray:
+        out = np.zeros((groups, self.n_days_ + 1), dtype=np.int32)
+        np.add.at(out, (g, self._slot(day)), 1)
+        return out
+
+    def _window(self, cum: np.ndarray, g: np.ndarray, day: np.ndarray, width: int) -> np.ndarray:
+        end = np.clip(day - self.day0_, 0, self.n_days_)  # days strictly before `day`
+        start = np.clip(end - width, 0, self.n_days_)
+        return cum[g, end] - cum[g, start]
+
+    def counts_as_of(self, keys: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Window counts as seen on each row's day (only outcomes from earlier days)."""
+        g = np.fromiter((self.keys_.get(k, -1) for k in keys.astype(str)), dtype=np.int64, count=len(keys))
+        known = g >= 0
+        gi, d = np.where(known, g, 0), day.astype(np.int64)
+        w = self.window_days
+        hist = np.where(known[:, None], self._window(self.cum_hist_, gi, d, w), 0)
+        promised = np.where(known, self._window(self.cum_promised_, gi, d, w), 0)
+        on_time = np.where(known, self._window(self.cum_on_time_, gi, d, w), 0)
+        volume = np.where(known, self._window(self.cum_created_, gi, d, self.volume_days), 0)
+        return hist, promised, on_time, volume
+
+    def snapshot(self, as_of_day: int) -> GroupSnapshot:
+        keys = np.array(list(self.keys_), dtype=object)
+        days = np.full(len(keys), as_of_day + 1, dtype=np.int64)  # include the last training day
+        hist, promised, on_time, volume = self.counts_as_of(keys, days)
+        return GroupSnapshot(self.keys_, hist.astype(np.int32), promised, on_time, volume)
