@@ -13,7 +13,7 @@ EARTH_RADIUS_KM = 6371.0088
 
 # EU customs union (plus the micro-states inside it): no customs formalities between these.
 CUSTOMS_UNION = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE MC SM".split()
+    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "MC", "SM"]
 )
 
 

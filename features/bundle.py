@@ -1,0 +1,171 @@
+"""The fitted model bundle: feature state, models, conformal calibration and metadata.
+
+Training builds and fits it; serving and `python -m training predict` load it and call `predict`, so the
+HTTP answer and the offline prediction come from this one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.build import FeatureBuilder
+
+QUANTILES = (0.1, 0.5, 0.9)
+COVERAGE_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
+DEFAULT_COVERAGE = 0.8
+MIN_SEGMENT = 200  # calibration rows a segment needs for its own conformal offsets
+BUNDLE_FILE = "bundle.joblib"
+
+
+def segment_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Conformal segments from finest to coarsest: carrier/service/cross-border, carrier, everything."""
+    carrier = frame["carrier"].astype(str).str.lower()
+    cross = np.where(frame["origin_country"] != frame["destination_country"], "x", "d")
+    fine = carrier + "/" + frame["service"].astype(str).str.lower() + "/" + cross
+    return {"segment": fine.to_numpy(dtype=object), "carrier": carrier.to_numpy(dtype=object)}
+
+
+@dataclass
+class ConformalOffsets:
+    """Split-conformal (CQR) offsets on the log-hours scale, per segment, for every coverage on the grid."""
+
+    by_level: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    overall: np.ndarray = field(default_factory=lambda: np.zeros(len(COVERAGE_GRID)))
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def grid(scores: np.ndarray) -> np.ndarray:
+        """Finite-sample conformal quantile of the scores at each coverage on the grid."""
+        s = np.sort(scores)
+        n = len(s)
+        ranks = np.minimum(np.ceil((n + 1) * COVERAGE_GRID).astype(int), n) - 1
+        return s[ranks]
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, segments: dict[str, np.ndarray]) -> ConformalOffsets:
+        out = cls(overall=cls.grid(scores), counts={"overall": len(scores)})
+        for level, keys in segments.items():
+            out.by_level[level] = {}
+            for key in np.unique(keys):
+                mask = keys == key
+                if mask.sum() >= MIN_SEGMENT:
+                    out.by_level[level][str(key)] = cls.grid(scores[mask])
+                    out.counts[f"{level}={key}"] = int(mask.sum())
+        return out
+
+    def offsets(self, segments: dict[str, np.ndarray], coverage: np.ndarray) -> np.ndarray:
+        """Offset per row: the finest segment that had enough calibration data, else the overall one."""
+        n = len(coverage)
+        table = np.tile(self.overall, (n, 1))
+        filled = np.zeros(n, dtype=bool)
+        for level, keys in segments.items():  # finest first
+            for key, grid in self.by_level.get(level, {}).items():
+                rows = (keys == key) & ~filled
+                table[rows] = grid
+                filled |= rows
+        pos = np.interp(coverage, COVERAGE_GRID, np.arange(len(COVERAGE_GRID), dtype=float))
+        i0 = np.floor(pos).astype(int)
+        i1 = np.minimum(i0 + 1, len(COVERAGE_GRID) - 1)
+        w, r = pos - i0, np.arange(n)
+        return table[r, i0] * (1 - w) + table[r, i1] * w
+
+
+@dataclass
+class ModelBundle:
+    features: FeatureBuilder
+    quantile_models: dict[float, lgb.Booster] | None
+    conformal: ConformalOffsets | None
+    late_model: lgb.Booster | None
+    late_calibration: tuple[np.ndarray, np.ndarray] | None  # isotonic map: raw score -> probability
+    late_needs_promise: bool
+    metadata: dict[str, Any]
+
+    # ---- persistence --------------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / BUNDLE_FILE
+        joblib.dump(self, path, compress=3)
+        return path
+
+    @staticmethod
+    def load(path: Path) -> ModelBundle:
+        path = Path(path)
+        bundle = joblib.load(path / BUNDLE_FILE if path.is_dir() else path)
+        if not isinstance(bundle, ModelBundle):
+            raise TypeError(f"{path} does not hold a model bundle")
+        return bundle
+
+    # ---- prediction ---------------------------------------------------------------------------------
+    def predict_matrix(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw, sorted quantiles (hours) and the calibrated late probability for a feature matrix."""
+        out: dict[str, np.ndarray] = {}
+        if self.quantile_models is not None:
+            logs = np.column_stack([self.quantile_models[q].predict(X, num_threads=1) for q in QUANTILES])
+            logs.sort(axis=1)  # quantiles never cross
+            for j, q in enumerate(QUANTILES):
+                out[f"log_q{int(q * 100)}"] = logs[:, j]
+        if self.late_model is not None and self.late_calibration is not None:
+            raw = self.late_model.predict(X, num_threads=1)
+            p = np.interp(raw, *self.late_calibration)
+            if self.late_needs_promise:
+                p = np.where(np.isnan(X["promised_hours"].to_numpy()), np.nan, p)
+            out["p_late"] = p
+        return out
+
+    def predict(self, shipments: pd.DataFrame, coverage: float = DEFAULT_COVERAGE) -> pd.DataFrame:
+        """One row per shipment in the `predictions.parquet` contract (plus the raw P10/P90)."""
+        X = self.features.transform(shipments)
+        raw = self.predict_matrix(X)
+        created = shipments["created_at"]
+        out = pd.DataFrame({"shipment_id": shipments["shipment_id"].to_numpy()}, index=shipments.index)
+        source = np.where(np.isnan(X["cat_carrier"].to_numpy()), "fallback", "model")
+        cov = np.full(len(X), coverage)
+        lo, p50, hi = self._model_quantiles(raw, shipments, cov)
+        fb = self._fallback_quantiles(X, coverage)
+        use_fb = (source == "fallback") | np.isnan(p50)
+        lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
+        source = np.where(use_fb, "fallback", source)  # a fallback without history abstains: no dates
+
+        def stamp(hours: np.ndarray) -> pd.Series:
+            return created + pd.to_timedelta(hours, unit="h")
+
+        out["eta_p50"] = stamp(p50)
+        out["window_start"] = stamp(lo)
+        out["window_end"] = stamp(hi)
+        out["coverage"] = coverage
+        out["p_late"] = raw.get("p_late", np.full(len(X), np.nan))
+        out["prediction_source"] = source
+        out["eta_p10"] = stamp(np.exp(raw["log_q10"])) if "log_q10" in raw else pd.NaT
+        out["eta_p90"] = stamp(np.exp(raw["log_q90"])) if "log_q90" in raw else pd.NaT
+        out["model_version"] = str(self.metadata.get("version", ""))
+        return out.reset_index(drop=True)
+
+    def _model_quantiles(
+        self, raw: dict[str, np.ndarray], shipments: pd.DataFrame, coverage: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(coverage)
+        if "log_q50" not in raw or self.conformal is None:
+            return (np.full(n, np.nan),) * 3
+        q = self.conformal.offsets(segment_keys(shipments), coverage)
+        return np.exp(raw["log_q10"] - q), np.exp(raw["log_q50"]), np.exp(raw["log_q90"] + q)
+
+    @staticmethod
+    def _fallback_quantiles(X: pd.DataFrame, coverage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lane, then carrier/service, then carrier history quantiles; NaN (abstain) when none has data.
+
+        The history keeps P10/P50/P90, so the fallback window is the P10–P90 range whatever the coverage asked.
+        """
+        lo, mid, hi = (np.full(len(X), np.nan) for _ in range(3))
+        for group in ("lane", "carrier_service", "carrier"):
+            enough = np.isnan(mid) & (X[f"{group}_n"].to_numpy() >= 20)
+            lo = np.where(enough, X[f"{group}_p10"], lo)
+            mid = np.where(enough, X[f"{group}_p50"], mid)
+            hi = np.where(enough, X[f"{group}_p90"], hi)
+        return lo, mid, hi

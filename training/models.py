@@ -1,0 +1,132 @@
+"""Fit the bundle: LightGBM quantile models conformalised on a later window, and a calibrated late-risk model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from features.build import FeatureBuilder, transit_hours
+from features.bundle import QUANTILES, ConformalOffsets, ModelBundle, segment_keys
+
+
+@dataclass
+class TrainConfig:
+    num_boost_round: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 0.9
+    promise_dropout: float = 0.3  # share of training rows shown without their promise, as at checkout
+    window_days: int = 180
+    seed: int = 0
+    num_threads: int = 2
+
+
+def _params(config: TrainConfig, **objective: object) -> dict:
+    return {
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": 0.9,
+        "bagging_freq": 1,
+        "seed": config.seed,
+        "num_threads": config.num_threads,
+        "verbosity": -1,
+        **objective,
+    }
+
+
+def _dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
+    cats = [c for c in X.columns if c.startswith("cat_")]
+    return lgb.Dataset(X, label=y, categorical_feature=cats, free_raw_data=True)
+
+
+def log_hours(hours: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(hours, 0.25))
+
+
+def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
+    rng = np.random.default_rng(config.seed)
+    X = X.copy()
+    drop = rng.random(len(X)) < config.promise_dropout
+    X.loc[drop, "promised_hours"] = np.nan
+    y = log_hours(hours)
+    return {
+        q: lgb.train(_params(config, objective="quantile", alpha=q), _dataset(X, y), config.num_boost_round)
+        for q in QUANTILES
+    }
+
+
+def fit_late(X: pd.DataFrame, late: np.ndarray, config: TrainConfig) -> lgb.Booster:
+    return lgb.train(
+        _params(config, objective="binary"), _dataset(X, late.astype(float)), config.num_boost_round
+    )
+
+
+def late_outcome(frame: pd.DataFrame) -> np.ndarray:
+    """1.0 late, 0.0 on time, NaN unknown (in flight, or no promise)."""
+    return frame["delivered_late"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def fit_bundle(
+    train: pd.DataFrame,
+    calibrate: pd.DataFrame,
+    weather: pd.DataFrame | None = None,
+    config: TrainConfig | None = None,
+    metadata: dict | None = None,
+) -> ModelBundle:
+    config = config or TrainConfig()
+    builder = FeatureBuilder(window_days=config.window_days)
+    X = builder.fit_transform(train, weather)
+    hours = transit_hours(train)
+    done = ~np.isnan(hours)
+    quantile_models = conformal = None
+    if done.sum() >= 100:
+        quantile_models = fit_quantiles(X[done], hours[done], config)
+    late = late_outcome(train)
+    needs_promise = bool(train["promised_at"].notna().any())
+    usable = ~np.isnan(late) & (~np.isnan(X["promised_hours"].to_numpy()) if needs_promise else True)
+    late_model = fit_late(X[usable], late[usable], config) if len(np.unique(late[usable])) == 2 else None
+    bundle = ModelBundle(
+        features=builder,
+        quantile_models=quantile_models,
+        conformal=None,
+        late_model=late_model,
+        late_calibration=None,
+        late_needs_promise=needs_promise,
+        metadata={"train_config": asdict(config), **(metadata or {})},
+    )
+    Xc = builder.transform(calibrate, weather)
+    if quantile_models is not None:
+        conformal = calibrate_windows(bundle, Xc, calibrate)
+    bundle.conformal = conformal
+    if late_model is not None:
+        bundle.late_calibration = calibrate_late(late_model, Xc, late_outcome(calibrate), needs_promise)
+    return bundle
+
+
+def calibrate_windows(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> ConformalOffsets:
+    """CQR scores on the calibration window: how far outside [P10, P90] each delivery fell (log hours)."""
+    y = log_hours(transit_hours(calibrate))
+    done = ~np.isnan(transit_hours(calibrate))
+    raw = bundle.predict_matrix(Xc[done])
+    scores = np.maximum(raw["log_q10"] - y[done], y[done] - raw["log_q90"])
+    segments = {k: v[done] for k, v in segment_keys(calibrate).items()}
+    return ConformalOffsets.fit(scores, segments)
+
+
+def calibrate_late(
+    model: lgb.Booster, Xc: pd.DataFrame, late: np.ndarray, needs_promise: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Isotonic map from the raw score to a probability, fitted on the calibration window."""
+    known = ~np.isnan(late)
+    if needs_promise:
+        known &= ~np.isnan(Xc["promised_hours"].to_numpy())
+    raw = model.predict(Xc[known], num_threads=1)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, late[known])
+    return np.asarray(iso.X_thresholds_, dtype=float), np.asarray(iso.y_thresholds_, dtype=float)
