@@ -160,7 +160,7 @@ class ModelBundle:
     def _fallback_quantiles(X: pd.DataFrame, coverage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lane, then carrier/service, then carrier history quantiles; NaN (abstain) when none has data.
 
-        The history keeps P10/P50/P90, so the fallback window is the P10–P90 range whatever the coverage asked.
+        The history keeps P10/P50/P90, so the fallback window is the P10–P90 range at any coverage asked.
         """
         lo, mid, hi = (np.full(len(X), np.nan) for _ in range(3))
         for group in ("lane", "carrier_service", "carrier"):

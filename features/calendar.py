@@ -71,7 +71,7 @@ class HolidayCalendar:
         return out
 
     def business_days_between(self, countries: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """Monday–Friday days in [start, end) that are not public holidays (holidays on weekends not twice)."""
+        """Monday–Friday days in [start, end) that are not public holidays."""
         start, end = np.asarray(start, dtype=np.int64), np.maximum(np.asarray(end, dtype=np.int64), start)
         weekdays = _weekdays_before(end) - _weekdays_before(start)
         out = weekdays.copy()

@@ -1,4 +1,4 @@
-"""Fit the bundle: LightGBM quantile models conformalised on a later window, and a calibrated late-risk model."""
+"""Fit the bundle: LightGBM quantiles conformalised on a later window, and a calibrated late-risk model."""
 
 from __future__ import annotations
 
