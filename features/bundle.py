@@ -119,9 +119,11 @@ class ModelBundle:
             out["p_late"] = p
         return out
 
-    def predict(self, shipments: pd.DataFrame, coverage: float = DEFAULT_COVERAGE) -> pd.DataFrame:
+    def predict(
+        self, shipments: pd.DataFrame, coverage: float = DEFAULT_COVERAGE, weather: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """One row per shipment in the `predictions.parquet` contract (plus the raw P10/P90)."""
-        X = self.features.transform(shipments)
+        X = self.features.transform(shipments, weather)
         raw = self.predict_matrix(X)
         created = shipments["created_at"]
         out = pd.DataFrame({"shipment_id": shipments["shipment_id"].to_numpy()}, index=shipments.index)

@@ -1,4 +1,4 @@
-"""Command line: `python -m training {import,simulate,demo}` (the contract is in ARCHITECTURE.md)."""
+"""Command line: `python -m training {import,simulate,train,evaluate,predict,demo}` (see ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,40 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from training.models import TrainConfig
+    from training.pipeline import run_train
+
+    config = TrainConfig(num_boost_round=args.rounds)
+    uri = run_train(
+        Path(args.history),
+        weather_path=Path(args.weather) if args.weather else None,
+        register=args.register,
+        experiment=args.experiment,
+        out_dir=Path(args.report) if args.report else None,
+        config=config,
+        coverage=args.coverage,
+    )
+    print(uri)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.pipeline import run_evaluate
+
+    weather = Path(args.weather) if args.weather else None
+    run_evaluate(args.model, Path(args.history), Path(args.out), weather_path=weather, coverage=args.coverage)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from training.pipeline import run_predict
+
+    weather = Path(args.weather) if args.weather else None
+    run_predict(args.model, Path(args.history), Path(args.out), weather_path=weather, coverage=args.coverage)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from training.demo import run_demo
 
@@ -57,6 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="directory for history/events/weather parquet files")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "train", help="fit, evaluate against baselines, log to MLflow; prints the model URI last"
+    )
+    p.add_argument("--history", required=True)
+    p.add_argument("--events", help="tracking events parquet (for the in-transit model)")
+    p.add_argument("--weather", help="weather table parquet")
+    p.add_argument(
+        "--register", help="registered model name; the champion alias moves only if the new one wins"
+    )
+    p.add_argument("--experiment", help="MLflow experiment (default: the history file's name)")
+    p.add_argument("--report", help="also keep the evaluation report in this directory")
+    p.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
+    p.add_argument("--coverage", type=float, default=0.8)
+    p.set_defaults(func=_cmd_train)
+
+    for name, help_text in (
+        ("evaluate", "metrics.json and a report with plots"),
+        ("predict", "predictions.parquet"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--model", required=True, help="models:/NAME@champion, models:/NAME/N, runs:/… or a path"
+        )
+        p.add_argument("--history", required=True)
+        p.add_argument("--out", required=True)
+        p.add_argument("--weather", help="weather table parquet, when the model was trained with one")
+        p.add_argument("--coverage", type=float, default=0.8)
+        p.set_defaults(func=_cmd_evaluate if name == "evaluate" else _cmd_predict)
 
     p = sub.add_parser("demo", help="run the main job end to end on the embedded default")
     p.add_argument("--out", default="var/demo")

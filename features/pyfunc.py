@@ -1,0 +1,28 @@
+"""The bundle as an MLflow pyfunc model, so `mlflow.pyfunc.load_model` and `mlflow models serve` answer too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from features.bundle import ModelBundle
+from features.contract import validate_shipments
+
+ARTIFACT_KEY = "bundle"
+
+
+class BundleModel(mlflow.pyfunc.PythonModel):
+    """Input: shipments in the contract (one per row). Output: the `predictions.parquet` columns."""
+
+    def load_context(self, context: Any) -> None:
+        self.bundle = ModelBundle.load(context.artifacts[ARTIFACT_KEY])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        coverage = float((params or {}).get("coverage", 0.8))
+        checked = validate_shipments(model_input)
+        if checked.n_rejected:
+            raise ValueError(f"invalid shipments: {checked.reasons}")
+        shipments = checked.valid
+        return self.bundle.predict(shipments, coverage=coverage)

@@ -1,0 +1,150 @@
+"""The `train`, `evaluate` and `predict` commands: split, fit, evaluate against baselines, log, register."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from features.bundle import DEFAULT_COVERAGE, ModelBundle
+from features.contract import validate_shipments, validate_weather
+from training import registry
+from training.evaluation import evaluate, flatten_metrics, write_report
+from training.models import TrainConfig, fit_bundle
+from training.split import Split, time_split
+
+PREDICTION_COLUMNS = [
+    "shipment_id", "eta_p50", "window_start", "window_end", "coverage", "p_late", "prediction_source",
+]  # fmt: skip
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    checked = validate_shipments(pd.read_parquet(path))
+    if checked.n_rejected:
+        print(checked.summary(f"{path.name}: shipments"))
+    return checked.valid
+
+
+def read_weather(path: Path | None) -> pd.DataFrame | None:
+    return validate_weather(pd.read_parquet(path)).valid if path else None
+
+
+def evaluate_bundle(
+    bundle: ModelBundle, split: Split, coverage: float, weather: pd.DataFrame | None
+) -> tuple:
+    predictions = bundle.predict(split.test, coverage=coverage, weather=weather)
+    for c in (0.9, 0.95):
+        other = bundle.predict(split.test, coverage=c, weather=weather)
+        predictions[f"window_start_{int(c * 100)}"] = other["window_start"]
+        predictions[f"window_end_{int(c * 100)}"] = other["window_end"]
+    metrics = evaluate(split.test, predictions, split.train, coverage=coverage)
+    metrics["windows"] = split.windows()
+    return metrics, predictions
+
+
+def headline(metrics: dict) -> tuple[str, float | None]:
+    """The number the champion is chosen by: P50 MAE where transit times exist, else the late-risk Brier."""
+    model = metrics.get("overall", {}).get("model") or {}
+    if model.get("mae_hours") is not None:
+        return "mae_hours", model["mae_hours"]
+    return "brier", (metrics.get("late_risk") or {}).get("brier")
+
+
+def run_train(
+    history_path: Path,
+    weather_path: Path | None = None,
+    register: str | None = None,
+    experiment: str | None = None,
+    out_dir: Path | None = None,
+    config: TrainConfig | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> str:
+    history = read_history(history_path)
+    weather = read_weather(weather_path)
+    split = time_split(history)
+    print("windows:", json.dumps(split.windows()))
+    client = registry.configure()
+    experiment = experiment or history_path.stem
+    mlflow.set_experiment(experiment_id=registry.ensure_experiment(experiment))
+    with mlflow.start_run() as run:
+        meta = {
+            "dataset": experiment,
+            "windows": split.windows(),
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(),
+            "n_train": len(split.train),
+            "n_calibrate": len(split.calibrate),
+            "n_test": len(split.test),
+        }
+        bundle = fit_bundle(split.train, split.calibrate, weather, config, metadata=meta)
+        metrics, predictions = evaluate_bundle(bundle, split, coverage, weather)
+        bundle.metadata["metrics"] = flatten_metrics(metrics)
+        mlflow.log_params({**bundle.metadata["train_config"], "coverage": coverage, **split.windows()})
+        mlflow.log_metrics(bundle.metadata["metrics"])
+        report_dir = out_dir or Path(tempfile.mkdtemp(prefix="eta-report-"))
+        truth = predictions.merge(split.test, on="shipment_id", how="left")
+        for path in write_report(metrics, truth, report_dir):
+            mlflow.log_artifact(str(path), artifact_path="report")
+        uri = registry.log_bundle(bundle, split.test, register)
+        print(f"run {run.info.run_id}: {headline(metrics)[0]} = {headline(metrics)[1]}")
+        if register:
+            promote_if_better(client, register, uri, bundle, split, metrics, coverage, weather)
+    return uri
+
+
+def promote_if_better(client, name, uri, bundle, split, metrics, coverage, weather) -> None:  # type: ignore[no-untyped-def]
+    """Move `champion` to the candidate only when it beats the current champion on the same test window."""
+    version = uri.rsplit("/", 1)[-1]
+    key, candidate = headline(metrics)
+    current = registry.champion_version(client, name)
+    comparison: dict = {"metric": key, "candidate_version": version, "candidate": candidate}
+    if current is None:
+        comparison.update(decision="promoted (no champion yet)", champion=None)
+    else:
+        champion = registry.load_bundle(f"models:/{name}/{current.version}")
+        champ_metrics, _ = evaluate_bundle(champion, split, coverage, weather)
+        comparison.update(champion_version=current.version, champion=headline(champ_metrics)[1])
+        better = candidate is not None and (
+            comparison["champion"] is None or candidate < comparison["champion"]
+        )
+        comparison["decision"] = "promoted" if better else "kept the champion"
+    if comparison["decision"].startswith("promoted"):
+        client.set_registered_model_alias(name, registry.CHAMPION, version)
+    registry.record_comparison(comparison)
+
+
+def run_evaluate(
+    model_uri: str,
+    history_path: Path,
+    out_dir: Path,
+    weather_path: Path | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> dict:
+    bundle = registry.load_bundle(model_uri)
+    split = time_split(read_history(history_path))
+    metrics, predictions = evaluate_bundle(bundle, split, coverage, read_weather(weather_path))
+    metrics["model"] = {"uri": model_uri, "version": bundle.metadata.get("version")}
+    truth = predictions.merge(split.test, on="shipment_id", how="left")
+    for path in write_report(metrics, truth, out_dir):
+        print(f"wrote {path}")
+    return metrics
+
+
+def run_predict(
+    model_uri: str,
+    history_path: Path,
+    out_path: Path,
+    weather_path: Path | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> int:
+    bundle = registry.load_bundle(model_uri)
+    shipments = read_history(history_path)
+    predictions = bundle.predict(shipments, coverage=coverage, weather=read_weather(weather_path))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    predictions.to_parquet(out_path, index=False)
+    counts = predictions["prediction_source"].value_counts().to_dict()
+    print(f"wrote {len(predictions):,} predictions to {out_path} (by source: {counts})")
+    return len(predictions)
