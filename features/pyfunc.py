@@ -1,4 +1,4 @@
-"""The bundle as an MLflow pyfunc model, so `mlflow.pyfunc.load_model` and `mlflow models serve` answer too."""
+"""The bundle as an MLflow pyfunc model, for `mlflow.pyfunc.load_model` and `mlflow models serve`."""
 
 from __future__ import annotations
 

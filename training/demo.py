@@ -1,4 +1,4 @@
-"""`make demo`: the main job on an embedded default — simulate a network's history, train, evaluate, register."""
+"""`make demo`: the main job on an embedded default: simulate a history, train, evaluate, register."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ def run_demo(out: Path, n_shipments: int, seed: int) -> int:
     write_simulation(sim, out)
     print(sim.describe())
     uri = run_train(
-        out / "history.parquet", weather_path=out / "weather.parquet", register=MODEL_NAME, experiment="simulated",
+        out / "history.parquet",
+        weather_path=out / "weather.parquet",
+        register=MODEL_NAME,
+        experiment="simulated",
         out_dir=out / "report",
-    )  # fmt: skip
+    )
     metrics = run_evaluate(
         f"models:/{MODEL_NAME}@champion", out / "history.parquet", out / "evaluation", out / "weather.parquet"
     )

@@ -76,7 +76,7 @@ def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_bundle(uri: str) -> ModelBundle:
-    """A bundle from a local directory/file, or from MLflow (`models:/NAME@alias`, `models:/NAME/3`, `runs:/…`)."""
+    """A bundle from a local path, or from MLflow (`models:/NAME@alias`, `models:/NAME/3`, `runs:/…`)."""
     local = Path(uri)
     if local.exists():
         return ModelBundle.load(local)
