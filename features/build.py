@@ -60,7 +60,7 @@ def local_times(created_at: pd.Series, countries: pd.Series) -> pd.DataFrame:
         out.loc[mask, "day"] = (naive.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.to_numpy(
             dtype=float
         )
-        out.loc[mask, "doy"] = local.dt.dayofyear.to_numpy(dtype=float)
+        out.loc[mask, "doy"] = local.dt.day_of_year.to_numpy(dtype=float)
         out.loc[mask, "month"] = local.dt.month.to_numpy(dtype=float)
     return out
 
@@ -124,16 +124,7 @@ class FeatureBuilder:
         keys = group_keys(frame)
         hist_counts = {}
         for name in GROUPS:
-            snap = self.snapshots_[name]
-            g = np.fromiter((snap.keys.get(k, -1) for k in keys[name]), dtype=np.int64, count=len(frame))
-            known = g >= 0
-            gi = np.where(known, g, 0)
-            hist_counts[name] = (
-                np.where(known[:, None], snap.hist[gi], 0),
-                np.where(known, snap.promised[gi], 0),
-                np.where(known, snap.on_time[gi], 0),
-                np.where(known, snap.volume[gi], 0),
-            )
+            hist_counts[name] = self.snapshots_[name].counts(keys[name])
         return self._assemble(frame, base, hist_counts, weather)
 
     def _base(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,8 +174,7 @@ class FeatureBuilder:
         return pd.DataFrame(f, index=frame.index)
 
     def _codes(self, col: str, values: pd.Series) -> np.ndarray:
-        cat = pd.Categorical(values.astype(object), categories=self.levels_[col])
-        codes = cat.codes.astype(float)
+        codes = pd.Index(self.levels_[col]).get_indexer(values.astype(object)).astype(float)
         codes[codes < 0] = np.nan
         return codes
 

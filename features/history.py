@@ -52,6 +52,20 @@ class GroupSnapshot:
     on_time: np.ndarray  # (groups,) of which on time
     volume: np.ndarray  # (groups,) shipments created in the last 28 days
 
+    def counts(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The snapshot's window counts for each row's group (zeros for a group never seen)."""
+        if not self.keys:
+            return empty_counts(len(keys))
+        g = np.fromiter((self.keys.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        known, gi = g >= 0, np.maximum(g, 0)
+        per_group = (np.where(known, a[gi], 0) for a in (self.promised, self.on_time, self.volume))
+        return np.where(known[:, None], self.hist[gi], 0), *per_group
+
+
+def empty_counts(n: int) -> tuple[np.ndarray, ...]:
+    zeros = np.zeros(n, dtype=np.int64)
+    return np.zeros((n, len(CENTRES)), dtype=np.int64), zeros, zeros, zeros
+
 
 def stats_from_counts(
     hist: np.ndarray, promised: np.ndarray, on_time: np.ndarray, volume: np.ndarray
@@ -125,6 +139,8 @@ class GroupHistory:
     def counts_as_of(self, keys: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, ...]:
         """Window counts as seen on each row's day (only outcomes from earlier days)."""
         g = np.fromiter((self.keys_.get(k, -1) for k in keys.astype(str)), dtype=np.int64, count=len(keys))
+        if not self.keys_:  # no dated history at all (outcome-only data)
+            return empty_counts(len(keys))
         known = g >= 0
         gi, d = np.where(known, g, 0), day.astype(np.int64)
         w = self.window_days

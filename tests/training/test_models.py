@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.bundle import ModelBundle
+from features.contract import validate_shipments
+from tests.factories import make_shipments
+from training.models import TrainConfig, fit_bundle
+from training.split import time_split
+
+FAST = TrainConfig(num_boost_round=60)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[ModelBundle, pd.DataFrame]:
+    split = time_split(make_shipments(12_000, seed=4, days=300))
+    return fit_bundle(split.train, split.calibrate, config=FAST), split.test
+
+
+def covered(pred: pd.DataFrame, test: pd.DataFrame) -> float:
+    y = test["delivered_at"].to_numpy()
+    return float(((pred["window_start"].to_numpy() <= y) & (y <= pred["window_end"].to_numpy())).mean())
+
+
+def test_time_split_puts_the_latest_shipments_in_the_test_window() -> None:
+    split = time_split(make_shipments(1000))
+    assert split.train["created_at"].max() < split.calibrate["created_at"].min()
+    assert split.calibrate["created_at"].max() < split.test["created_at"].min()
+    assert len(split.test) == pytest.approx(150, abs=2)
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9, 0.95])
+def test_conformal_windows_hold_their_stated_coverage_on_a_later_window(fitted, coverage: float) -> None:
+    bundle, test = fitted
+    assert covered(bundle.predict(test, coverage=coverage), test) == pytest.approx(coverage, abs=0.035)
+
+
+def test_quantiles_never_cross_and_wider_coverage_gives_wider_windows(fitted) -> None:
+    bundle, test = fitted
+    p80, p95 = bundle.predict(test, coverage=0.8), bundle.predict(test, coverage=0.95)
+    assert (p80["eta_p10"] <= p80["eta_p50"]).all() and (p80["eta_p50"] <= p80["eta_p90"]).all()
+    assert (p95["window_end"] >= p80["window_end"]).all() and (
+        p95["window_start"] <= p80["window_start"]
+    ).all()
+
+
+def test_the_model_learns_the_directions_in_the_data(fitted) -> None:
+    bundle, _ = fitted
+    base = make_shipments(2, seed=9, carrier="mid", service="standard", destination_country="DE")
+    variants = {
+        "gb": base.assign(destination_country="GB"),
+        "express": base.assign(service="express"),
+        "slow": base.assign(carrier="slow"),
+    }
+    p50 = {k: bundle.predict(v)["eta_p50"] - v["created_at"] for k, v in {"base": base, **variants}.items()}
+    assert (p50["gb"] > p50["base"]).all() and (p50["slow"] > p50["base"]).all()
+    assert (p50["express"] < p50["base"]).all()
+
+
+def test_late_risk_is_calibrated_and_ranks_shipments(fitted) -> None:
+    bundle, test = fitted
+    p = bundle.predict(test)["p_late"].to_numpy()
+    late = test["delivered_late"].to_numpy(dtype=float)
+    assert abs(p.mean() - late.mean()) < 0.04
+    assert p[late == 1].mean() > p[late == 0].mean() + 0.2
+
+
+def test_an_unknown_carrier_gets_the_lane_fallback_and_an_unknown_everything_abstains(fitted) -> None:
+    bundle, test = fitted
+    new = pd.concat(
+        [
+            test.head(1).assign(carrier="brand-new"),
+            test.head(1).assign(
+                carrier="brand-new", origin_region="x", destination_region="y", shipment_id="other"
+            ),
+        ]
+    )
+    pred = bundle.predict(new)
+    assert list(pred["prediction_source"]) == ["fallback", "fallback"]
+    assert pd.notna(pred.loc[0, "eta_p50"]) and pd.isna(pred.loc[1, "eta_p50"])
+
+
+def test_the_bundle_round_trips_through_a_file(fitted, tmp_path) -> None:
+    bundle, test = fitted
+    loaded = ModelBundle.load(bundle.save(tmp_path))
+    pd.testing.assert_frame_equal(loaded.predict(test), bundle.predict(test))
+
+
+def test_outcome_only_data_train_a_late_risk_model_without_transit_times() -> None:
+    frame = make_shipments(3000, seed=5)
+    late = (frame["destination_country"] == "GB").to_numpy() ^ (np.arange(len(frame)) % 10 == 0)
+    outcome = validate_shipments(
+        frame.drop(columns=["created_at", "promised_at", "delivered_at"]).assign(delivered_late=late)
+    ).valid
+    split = time_split(outcome)
+    assert not split.by_time
+    bundle = fit_bundle(split.train, split.calibrate, config=FAST)
+    pred = bundle.predict(split.test)
+    assert bundle.quantile_models is None and pred["eta_p50"].isna().all()
+    gb = (split.test["destination_country"] == "GB").to_numpy()
+    assert pred["p_late"][gb].mean() > 0.8 > 0.2 > pred["p_late"][~gb].mean()
