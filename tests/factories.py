@@ -9,7 +9,7 @@ from features.contract import validate_shipments
 
 
 def make_shipments(n: int = 2000, seed: int = 0, days: int = 360, **overrides: object) -> pd.DataFrame:
-    """Shipments in the contract with a learnable signal: GB is slower, express faster, carrier `slow` slower."""
+    """Contract shipments with a learnable signal: GB slower, express faster, carrier `slow` slower."""
     rng = np.random.default_rng(seed)
     created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, days * 24, n), unit="h")
     carrier = rng.choice(["fast", "mid", "slow"], n)
