@@ -91,6 +91,8 @@ class FeatureBuilder:
         keys = group_keys(history)
         days = utc_day(history["created_at"])
         hours = transit_hours(history)
+        self.median_hours_ = float(np.nanmedian(hours)) if np.isfinite(hours).any() else 72.0
+        self.carriers_ = frozenset(history["carrier"].astype(str))
         on_time = self._on_time(history)
         delivered_day = utc_day(history["delivered_at"])
         self.snapshots_: dict[str, GroupSnapshot] = {}
@@ -211,13 +213,15 @@ class FeatureBuilder:
         ref = f["lane_p50"]
         for name in ("carrier_service_p50", "carrier_p50"):
             ref = np.where(np.isnan(ref), f[name], ref)
-        expected_days = np.ceil(np.nan_to_num(ref, nan=72.0) / 24).clip(1, 120)
+        ref = np.nan_to_num(ref, nan=self.median_hours_)
+        expected_days = np.ceil(ref / 24).clip(1, 120)
         start = np.nan_to_num(day, nan=0).astype(np.int64)
         end = start + expected_days.astype(np.int64) + 1
         dest = frame["destination_country"].to_numpy(dtype=object)
         origin = frame["origin_country"].to_numpy(dtype=object)
         business = self.calendar_.business_days_between(dest, start, end)
         return {
+            "history_reference_hours": ref,
             "expected_days": expected_days,
             "business_days_in_window": business.astype(float),
             "non_business_days_in_window": (end - start - business).astype(float),

@@ -24,6 +24,14 @@ MIN_SEGMENT = 200  # calibration rows a segment needs for its own conformal offs
 BUNDLE_FILE = "bundle.joblib"
 
 
+def reference_hours(X: pd.DataFrame) -> np.ndarray:
+    """What the quantile models predict relative to: the shipment's own promise where it has one, else the
+    lane/carrier history median. Learning the ratio lets the model start from the best baseline."""
+    promised = X["promised_hours"].to_numpy(dtype=float)
+    history = X["history_reference_hours"].to_numpy(dtype=float)
+    return np.where(np.isnan(promised), history, np.maximum(promised, 1.0))
+
+
 def segment_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Conformal segments from finest to coarsest: carrier/service/cross-border, carrier, everything."""
     carrier = frame["carrier"].astype(str).str.lower()
@@ -107,8 +115,8 @@ class ModelBundle:
         """Raw, sorted quantiles (hours) and the calibrated late probability for a feature matrix."""
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
-            logs = np.column_stack([self.quantile_models[q].predict(X, num_threads=1) for q in QUANTILES])
-            logs.sort(axis=1)  # quantiles never cross
+            ratios = np.column_stack([self.quantile_models[q].predict(X, num_threads=1) for q in QUANTILES])
+            logs = np.sort(ratios, axis=1) + np.log(reference_hours(X))[:, None]  # quantiles never cross
             for j, q in enumerate(QUANTILES):
                 out[f"log_q{int(q * 100)}"] = logs[:, j]
         if self.late_model is not None and self.late_calibration is not None:
@@ -127,7 +135,8 @@ class ModelBundle:
         raw = self.predict_matrix(X)
         created = shipments["created_at"]
         out = pd.DataFrame({"shipment_id": shipments["shipment_id"].to_numpy()}, index=shipments.index)
-        source = np.where(np.isnan(X["cat_carrier"].to_numpy()), "fallback", "model")
+        known = shipments["carrier"].astype(str).isin(self.features.carriers_).to_numpy()
+        source = np.where(known, "model", "fallback")
         cov = np.full(len(X), coverage)
         lo, p50, hi = self._model_quantiles(raw, shipments, cov)
         fb = self._fallback_quantiles(X, coverage)

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from features.build import FeatureBuilder, transit_hours
-from features.bundle import QUANTILES, ConformalOffsets, ModelBundle, segment_keys
+from features.bundle import QUANTILES, ConformalOffsets, ModelBundle, reference_hours, segment_keys
 
 
 @dataclass
@@ -55,7 +55,7 @@ def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> di
     X = X.copy()
     drop = rng.random(len(X)) < config.promise_dropout
     X.loc[drop, "promised_hours"] = np.nan
-    y = log_hours(hours)
+    y = log_hours(hours) - np.log(reference_hours(X))
     return {
         q: lgb.train(_params(config, objective="quantile", alpha=q), _dataset(X, y), config.num_boost_round)
         for q in QUANTILES
