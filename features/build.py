@@ -14,14 +14,14 @@ from features.calendar import HolidayCalendar, weekday
 from features.geo import country_timezone, crosses_customs, haversine_km
 from features.history import STATS, GroupHistory, GroupSnapshot, stats_from_counts
 
-GROUPS = ("lane", "carrier_service", "carrier")
+GROUPS = ("lane", "carrier_service", "carrier", "network")
 CATEGORICAL = ("carrier", "service", "carrier_service", "origin_country", "destination_country", "lane")
 WEATHER_FIELDS = ("precip_mm", "snow_cm", "wind_kph", "severe_alert")
 PEAK_START_DOY = 319  # ~15 November
 
 
 def group_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The history groupings: lane (origin region -> destination region), carrier's service, carrier."""
+    """History groupings: lane (origin region -> destination region), carrier's service, carrier, network."""
 
     def place(side: str) -> pd.Series:
         return frame[f"{side}_country"].astype(str) + ":" + frame[f"{side}_region"].fillna("").astype(str)
@@ -31,6 +31,7 @@ def group_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         "lane": (place("origin") + ">" + place("destination")).to_numpy(dtype=object),
         "carrier_service": (carrier + "/" + frame["service"].astype(str)).to_numpy(dtype=object),
         "carrier": carrier.to_numpy(dtype=object),
+        "network": np.full(len(frame), "all", dtype=object),
     }
 
 
@@ -91,7 +92,6 @@ class FeatureBuilder:
         keys = group_keys(history)
         days = utc_day(history["created_at"])
         hours = transit_hours(history)
-        self.median_hours_ = float(np.nanmedian(hours)) if np.isfinite(hours).any() else 72.0
         self.carriers_ = frozenset(history["carrier"].astype(str))
         on_time = self._on_time(history)
         delivered_day = utc_day(history["delivered_at"])
@@ -211,9 +211,9 @@ class FeatureBuilder:
     def _expected_window(self, frame: pd.DataFrame, day: np.ndarray, f: dict) -> dict[str, np.ndarray]:
         """Calendar of the days the shipment is expected to travel (from the lane or carrier median)."""
         ref = f["lane_p50"]
-        for name in ("carrier_service_p50", "carrier_p50"):
+        for name in ("carrier_service_p50", "carrier_p50", "network_p50"):
             ref = np.where(np.isnan(ref), f[name], ref)
-        ref = np.nan_to_num(ref, nan=self.median_hours_)
+        ref = np.nan_to_num(ref, nan=72.0)  # before the first delivery there is nothing better than a prior
         expected_days = np.ceil(ref / 24).clip(1, 120)
         start = np.nan_to_num(day, nan=0).astype(np.int64)
         end = start + expected_days.astype(np.int64) + 1
