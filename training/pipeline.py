@@ -13,7 +13,7 @@ import pandas as pd
 from features.bundle import DEFAULT_COVERAGE, ModelBundle
 from features.contract import validate_shipments, validate_weather
 from training import registry
-from training.evaluation import evaluate, flatten_metrics, write_report
+from training.evaluation import evaluate, flatten_metrics, join_truth, write_report
 from training.models import TrainConfig, fit_bundle
 from training.split import Split, time_split
 
@@ -85,8 +85,7 @@ def run_train(
         mlflow.log_params({**bundle.metadata["train_config"], "coverage": coverage, **split.windows()})
         mlflow.log_metrics(bundle.metadata["metrics"])
         report_dir = out_dir or Path(tempfile.mkdtemp(prefix="eta-report-"))
-        truth = predictions.merge(split.test, on="shipment_id", how="left")
-        for path in write_report(metrics, truth, report_dir):
+        for path in write_report(metrics, join_truth(split.test, predictions), report_dir):
             mlflow.log_artifact(str(path), artifact_path="report")
         uri = registry.log_bundle(bundle, split.test, register)
         print(f"run {run.info.run_id}: {headline(metrics)[0]} = {headline(metrics)[1]}")
@@ -127,8 +126,7 @@ def run_evaluate(
     split = time_split(read_history(history_path))
     metrics, predictions = evaluate_bundle(bundle, split, coverage, read_weather(weather_path))
     metrics["model"] = {"uri": model_uri, "version": bundle.metadata.get("version")}
-    truth = predictions.merge(split.test, on="shipment_id", how="left")
-    for path in write_report(metrics, truth, out_dir):
+    for path in write_report(metrics, join_truth(split.test, predictions), out_dir):
         print(f"wrote {path}")
     return metrics
 
