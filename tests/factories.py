@@ -11,7 +11,9 @@ from features.contract import validate_shipments
 def make_shipments(n: int = 2000, seed: int = 0, days: int = 360, **overrides: object) -> pd.DataFrame:
     """Contract shipments with a learnable signal: GB slower, express faster, carrier `slow` slower."""
     rng = np.random.default_rng(seed)
-    created = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, days * 24, n), unit="h")
+    created = (
+        pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, days * 24, n), unit="h")
+    ).floor("s")
     carrier = rng.choice(["fast", "mid", "slow"], n)
     service = rng.choice(["standard", "express"], n)
     dest = rng.choice(["DE", "FR", "GB"], n)

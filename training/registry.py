@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from features.bundle import BUNDLE_FILE, ModelBundle
 from features.pyfunc import ARTIFACT_KEY, BundleModel
 
+OUTCOME_COLUMNS = ("shipped_at", "delivered_at", "delivered_late")  # unknown when a prediction is asked
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CHAMPION = "champion"
 
@@ -49,14 +50,14 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, register: str |
     """Log the bundle as a pyfunc model in the active run; register it when asked. Returns the model URI."""
     with tempfile.TemporaryDirectory() as tmp:
         path = bundle.save(Path(tmp))
-        example = input_example.head(5)
+        example = input_example.head(5).drop(columns=list(OUTCOME_COLUMNS), errors="ignore")
         output = bundle.predict(example)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=BundleModel(),
             artifacts={ARTIFACT_KEY: str(path)},
-            signature=infer_signature(_jsonable(example), _jsonable(output), params={"coverage": 0.8}),
-            input_example=_jsonable(example),
+            signature=infer_signature(jsonable(example), jsonable(output), params={"coverage": 0.8}),
+            input_example=jsonable(example),
             registered_model_name=register,
         )
     if register:
@@ -64,12 +65,12 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, register: str |
     return info.model_uri
 
 
-def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:
+def jsonable(frame: pd.DataFrame) -> pd.DataFrame:
     """MLflow's schema inference wants plain dtypes: timestamps as ISO strings, nullable types as objects."""
     out = frame.copy()
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         elif str(out[col].dtype) in ("string", "str", "boolean"):
             out[col] = out[col].astype(object)
     return out

@@ -1,0 +1,144 @@
+"""The train / evaluate / predict commands end to end, with MLflow on a temporary SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.factories import make_shipments
+from training.__main__ import main
+from training.pipeline import PREDICTION_COLUMNS
+from training.registry import OUTCOME_COLUMNS, jsonable, load_bundle
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "history.parquet"
+    make_shipments(6000, seed=11, days=300).to_parquet(path)
+    return path
+
+
+@pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def train(history: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    assert main(["train", "--history", str(history), "--register", "eta", "--rounds", "40", *extra]) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_train_registers_a_champion_and_prints_its_uri_last(history, tracking, capsys, tmp_path) -> None:
+    uri = train(history, capsys, "--report", str(tmp_path / "report"))
+    assert uri == "models:/eta/1"
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("eta", "champion").version) == "1"
+    run = client.get_run(client.get_model_version("eta", "1").run_id)
+    assert run.data.metrics["test_coverage"] == pytest.approx(0.8, abs=0.06)
+    assert {"test_mae_hours", "baseline_lane_median_mae_hours", "late_brier"} <= set(run.data.metrics)
+    assert run.data.tags["champion_decision"] == "promoted (no champion yet)"
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "reliability.png" in report and (tmp_path / "report" / "metrics.json").exists()
+
+
+def test_the_champion_moves_only_when_the_candidate_is_better(history, tracking, capsys) -> None:
+    train(history, capsys)
+    worse = train(history, capsys, "--rounds", "1")
+    client = MlflowClient()
+    assert worse == "models:/eta/2"
+    assert str(client.get_model_version_by_alias("eta", "champion").version) == "1"
+    run = client.get_run(client.get_model_version("eta", "2").run_id)
+    assert run.data.tags["champion_decision"] == "kept the champion"
+
+
+def test_predict_gives_every_shipment_a_row_in_the_contract(history, tracking, capsys, tmp_path) -> None:
+    train(history, capsys)
+    new = make_shipments(30, seed=12)
+    new.loc[:4, "carrier"] = "never-seen"
+    new_path, out = tmp_path / "new.parquet", tmp_path / "predictions.parquet"
+    new.to_parquet(new_path)
+    assert (
+        main(["predict", "--model", "models:/eta@champion", "--history", str(new_path), "--out", str(out)])
+        == 0
+    )
+    pred = pd.read_parquet(out)
+    assert list(pred.columns[: len(PREDICTION_COLUMNS)]) == PREDICTION_COLUMNS
+    assert list(pred["shipment_id"]) == list(new["shipment_id"])
+    assert (
+        list(pred["prediction_source"][:5]) == ["fallback"] * 5
+        and (pred["prediction_source"][5:] == "model").all()
+    )
+    assert (pred["coverage"] == 0.8).all() and str(pred["eta_p50"].dt.tz) == "UTC"
+
+
+def test_evaluate_writes_metrics_with_baselines_beside_the_model(history, tracking, capsys, tmp_path) -> None:
+    train(history, capsys)
+    out = tmp_path / "eval"
+    assert (
+        main(["evaluate", "--model", "models:/eta@champion", "--history", str(history), "--out", str(out)])
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    model, baselines = metrics["overall"]["model"], metrics["overall"]["baselines"]
+    assert model["mae_hours"] < baselines["lane_median"]["mae_hours"]
+    assert model["mae_hours"] < baselines["carrier_median"]["mae_hours"]
+    assert model["mae_hours"] < baselines["promise"]["mae_hours"]
+
+
+def test_the_logged_pyfunc_answers_like_the_bundle(history, tracking, capsys) -> None:
+    uri = train(history, capsys)
+    new = make_shipments(10, seed=13).drop(columns=list(OUTCOME_COLUMNS))
+    pyfunc = mlflow.pyfunc.load_model(uri).predict(jsonable(new))
+
+    pd.testing.assert_frame_equal(
+        pyfunc.drop(columns="model_version"), load_bundle(uri).predict(new).drop(columns="model_version")
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_training_registers_on_a_real_mlflow_server(history, capsys, tmp_path, monkeypatch) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 90 s")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        mlflow.set_tracking_uri(url)
+        assert train(history, capsys) == "models:/eta/1"
+        assert str(MlflowClient(url).get_model_version_by_alias("eta", "champion").version) == "1"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
