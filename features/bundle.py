@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import FeatureBuilder
+from features.progress import progress, status_segments
 
 QUANTILES = (0.1, 0.5, 0.9)
 COVERAGE_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
@@ -93,6 +94,8 @@ class ModelBundle:
     late_model: lgb.Booster | None
     late_calibration: tuple[np.ndarray, np.ndarray] | None  # isotonic map: raw score -> probability
     late_needs_promise: bool
+    progress_models: dict[float, lgb.Booster] | None
+    progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
 
     # ---- persistence --------------------------------------------------------------------------------
@@ -180,3 +183,40 @@ class ModelBundle:
             mid = np.where(enough, X[f"{group}_p50"], mid)
             hi = np.where(enough, X[f"{group}_p90"], hi)
         return lo, mid, hi
+
+    def predict_progress(
+        self,
+        shipments: pd.DataFrame,
+        events: pd.DataFrame,
+        now: pd.Timestamp | pd.Series,
+        coverage: float = DEFAULT_COVERAGE,
+        weather: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Re-predicted ETAs for shipments in flight at `now` (one moment, or one per row) from the events
+        seen so far; the creation-time prediction where there is no in-transit model."""
+        if self.progress_models is None or self.progress_conformal is None:
+            return self.predict(shipments, coverage, weather)
+        X = self.features.transform(shipments, weather).reset_index(drop=True)
+        moment = now.to_numpy() if isinstance(now, pd.Series) else now
+        snaps = pd.DataFrame(
+            {
+                "shipment_id": shipments["shipment_id"].to_numpy(),
+                "moment": moment,
+                "created_at": shipments["created_at"].to_numpy(),
+            }
+        )
+        Z = pd.concat([X, progress(events, snaps)], axis=1)
+        logs = np.sort(
+            np.column_stack([self.progress_models[q].predict(Z, num_threads=1) for q in QUANTILES]), 1
+        )
+        q = self.progress_conformal.offsets(status_segments(Z), np.full(len(Z), coverage))
+        out = self.predict(shipments, coverage, weather)
+
+        def stamp(log_hours: np.ndarray) -> pd.Series:
+            return pd.Series(snaps["moment"] + pd.to_timedelta(np.exp(log_hours), unit="h"))
+
+        out["eta_p50"] = stamp(logs[:, 1])
+        out["window_start"] = stamp(logs[:, 0] - q)
+        out["window_end"] = stamp(logs[:, 2] + q)
+        out["eta_p10"], out["eta_p90"] = stamp(logs[:, 0]), stamp(logs[:, 2])
+        return out

@@ -41,6 +41,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     uri = run_train(
         Path(args.history),
         weather_path=Path(args.weather) if args.weather else None,
+        events_path=Path(args.events) if args.events else None,
         register=args.register,
         experiment=args.experiment,
         out_dir=Path(args.report) if args.report else None,

@@ -50,16 +50,20 @@ def log_hours(hours: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(hours, 0.25))
 
 
-def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
-    rng = np.random.default_rng(config.seed)
-    X = X.copy()
-    drop = rng.random(len(X)) < config.promise_dropout
-    X.loc[drop, "promised_hours"] = np.nan
-    y = log_hours(hours) - np.log(reference_hours(X))
+def fit_quantile_models(X: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
     return {
         q: lgb.train(_params(config, objective="quantile", alpha=q), _dataset(X, y), config.num_boost_round)
         for q in QUANTILES
     }
+
+
+def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
+    """Transit quantiles as log-ratios to the reference; some rows lose their promise, as at checkout."""
+    rng = np.random.default_rng(config.seed)
+    X = X.copy()
+    drop = rng.random(len(X)) < config.promise_dropout
+    X.loc[drop, "promised_hours"] = np.nan
+    return fit_quantile_models(X, log_hours(hours) - np.log(reference_hours(X)), config)
 
 
 def fit_late(X: pd.DataFrame, late: np.ndarray, config: TrainConfig) -> lgb.Booster:
@@ -77,6 +81,7 @@ def fit_bundle(
     train: pd.DataFrame,
     calibrate: pd.DataFrame,
     weather: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
     config: TrainConfig | None = None,
     metadata: dict | None = None,
 ) -> ModelBundle:
@@ -99,6 +104,8 @@ def fit_bundle(
         late_model=late_model,
         late_calibration=None,
         late_needs_promise=needs_promise,
+        progress_models=None,
+        progress_conformal=None,
         metadata={"train_config": asdict(config), **(metadata or {})},
     )
     Xc = builder.transform(calibrate, weather)
@@ -107,6 +114,12 @@ def fit_bundle(
     bundle.conformal = conformal
     if late_model is not None:
         bundle.late_calibration = calibrate_late(late_model, Xc, late_outcome(calibrate), needs_promise)
+    if quantile_models is not None:
+        from training.progress import fit_progress
+
+        fitted = fit_progress(X, train, Xc, calibrate, events, config)
+        if fitted is not None:
+            bundle.progress_models, bundle.progress_conformal = fitted
     return bundle
 
 

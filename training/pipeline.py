@@ -11,10 +11,11 @@ import mlflow
 import pandas as pd
 
 from features.bundle import DEFAULT_COVERAGE, ModelBundle
-from features.contract import validate_shipments, validate_weather
+from features.contract import validate_events, validate_shipments, validate_weather
 from training import registry
 from training.evaluation import evaluate, flatten_metrics, join_truth, write_report
 from training.models import TrainConfig, fit_bundle
+from training.progress import handover_events, snapshots
 from training.split import Split, time_split
 
 PREDICTION_COLUMNS = [
@@ -33,6 +34,15 @@ def read_weather(path: Path | None) -> pd.DataFrame | None:
     return validate_weather(pd.read_parquet(path)).valid if path else None
 
 
+def read_events(path: Path | None) -> pd.DataFrame | None:
+    if not path:
+        return None
+    checked = validate_events(pd.read_parquet(path))
+    if checked.n_rejected:
+        print(checked.summary(f"{path.name}: events"))
+    return checked.valid
+
+
 def evaluate_bundle(
     bundle: ModelBundle, split: Split, coverage: float, weather: pd.DataFrame | None
 ) -> tuple:
@@ -46,6 +56,36 @@ def evaluate_bundle(
     return metrics, predictions
 
 
+def evaluate_progress(
+    bundle: ModelBundle,
+    test: pd.DataFrame,
+    events: pd.DataFrame | None,
+    coverage: float,
+    weather: pd.DataFrame | None,
+) -> dict | None:
+    """Re-predictions at random moments while test shipments were in flight, against their actual delivery."""
+    if bundle.progress_models is None:
+        return None
+    snaps = snapshots(test, events, seed=99)
+    shipments = test.iloc[snaps["row"].to_numpy()].reset_index(drop=True)
+    moments = snaps["moment"].reset_index(drop=True)
+    scans = events if events is not None else handover_events(test)
+    pred = bundle.predict_progress(shipments, scans, moments, coverage, weather)
+    truth = shipments["delivered_at"]
+    hours = ((pred["eta_p50"] - truth).dt.total_seconds() / 3600).abs()
+    at_creation = bundle.predict(shipments, coverage, weather)
+    inside = (pred["window_start"] <= truth) & (truth <= pred["window_end"])
+    return {
+        "n_snapshots": len(snaps),
+        "mae_hours": float(hours.mean()),
+        "creation_time_mae_hours": float(
+            ((at_creation["eta_p50"] - truth).dt.total_seconds() / 3600).abs().mean()
+        ),
+        "coverage": float(inside.mean()),
+        "width_hours": float(((pred["window_end"] - pred["window_start"]).dt.total_seconds() / 3600).mean()),
+    }
+
+
 def headline(metrics: dict) -> tuple[str, float | None]:
     """The number the champion is chosen by: P50 MAE where transit times exist, else the late-risk Brier."""
     model = metrics.get("overall", {}).get("model") or {}
@@ -57,6 +97,7 @@ def headline(metrics: dict) -> tuple[str, float | None]:
 def run_train(
     history_path: Path,
     weather_path: Path | None = None,
+    events_path: Path | None = None,
     register: str | None = None,
     experiment: str | None = None,
     out_dir: Path | None = None,
@@ -79,8 +120,12 @@ def run_train(
             "n_calibrate": len(split.calibrate),
             "n_test": len(split.test),
         }
-        bundle = fit_bundle(split.train, split.calibrate, weather, config, metadata=meta)
+        events = read_events(events_path)
+        bundle = fit_bundle(split.train, split.calibrate, weather, events, config, metadata=meta)
         metrics, predictions = evaluate_bundle(bundle, split, coverage, weather)
+        metrics["in_transit"] = evaluate_progress(bundle, split.test, events, coverage, weather)
+        if metrics["in_transit"]:
+            mlflow.log_metrics({f"in_transit_{k}": v for k, v in metrics["in_transit"].items()})
         bundle.metadata["metrics"] = flatten_metrics(metrics)
         mlflow.log_params({**bundle.metadata["train_config"], "coverage": coverage, **split.windows()})
         mlflow.log_metrics(bundle.metadata["metrics"])
