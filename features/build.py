@@ -92,7 +92,6 @@ class FeatureBuilder:
         keys = group_keys(history)
         days = utc_day(history["created_at"])
         hours = transit_hours(history)
-        self.carriers_ = frozenset(history["carrier"].astype(str))
         on_time = self._on_time(history)
         delivered_day = utc_day(history["delivered_at"])
         self.snapshots_: dict[str, GroupSnapshot] = {}

@@ -97,6 +97,7 @@ class ModelBundle:
     progress_models: dict[float, lgb.Booster] | None
     progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
+    shrink: float = 1.0  # how far the quantiles move away from the reference (chosen on calibration data)
 
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
@@ -119,7 +120,7 @@ class ModelBundle:
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
             ratios = np.column_stack([self.quantile_models[q].predict(X, num_threads=1) for q in QUANTILES])
-            logs = np.sort(ratios, axis=1) + np.log(reference_hours(X))[:, None]  # quantiles never cross
+            logs = np.sort(ratios * self.shrink, axis=1) + np.log(reference_hours(X))[:, None]  # never cross
             for j, q in enumerate(QUANTILES):
                 out[f"log_q{int(q * 100)}"] = logs[:, j]
         if self.late_model is not None and self.late_calibration is not None:
@@ -138,14 +139,12 @@ class ModelBundle:
         raw = self.predict_matrix(X)
         created = shipments["created_at"]
         out = pd.DataFrame({"shipment_id": shipments["shipment_id"].to_numpy()}, index=shipments.index)
-        known = shipments["carrier"].astype(str).isin(self.features.carriers_).to_numpy()
-        source = np.where(known, "model", "fallback")
         cov = np.full(len(X), coverage)
         lo, p50, hi = self._model_quantiles(raw, shipments, cov)
         fb = self._fallback_quantiles(X, coverage)
-        use_fb = (source == "fallback") | np.isnan(p50)
+        use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
         lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
-        source = np.where(use_fb, "fallback", source)  # a fallback without history abstains: no dates
+        source = np.where(use_fb, "fallback", "model")  # a fallback without history abstains: no dates
 
         def stamp(hours: np.ndarray) -> pd.Series:
             return created + pd.to_timedelta(hours, unit="h")

@@ -65,14 +65,23 @@ def test_late_risk_is_calibrated_and_ranks_shipments(fitted) -> None:
     assert p[late == 1].mean() > p[late == 0].mean() + 0.2
 
 
-def test_an_unknown_carrier_gets_the_lane_fallback_and_an_unknown_everything_abstains(fitted) -> None:
+def test_an_unknown_carrier_is_still_answered_by_the_model(fitted) -> None:
     bundle, test = fitted
+    pred = bundle.predict(test.assign(carrier="brand-new"))
+    assert (pred["prediction_source"] == "model").all()
+    assert ((pred["window_start"] < pred["eta_p50"]) & (pred["eta_p50"] < pred["window_end"])).all()
+
+
+def test_too_little_delivered_history_falls_back_to_lane_quantiles_or_abstains() -> None:
+    history = make_shipments(600, seed=6, days=60, origin_region="BE", destination_region="A")
+    history.loc[history.index[::8], "delivered_at"] = pd.NaT  # keep under 100 delivered in training
+    split = time_split(history.iloc[:130])
+    bundle = fit_bundle(split.train, split.calibrate, config=FAST)
+    assert bundle.quantile_models is None
     new = pd.concat(
         [
-            test.head(1).assign(carrier="brand-new"),
-            test.head(1).assign(
-                carrier="brand-new", origin_region="x", destination_region="y", shipment_id="other"
-            ),
+            split.test.head(1),
+            split.test.head(1).assign(shipment_id="x", destination_region="Z", carrier="nobody"),
         ]
     )
     pred = bundle.predict(new)
