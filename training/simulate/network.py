@@ -1,4 +1,4 @@
-"""The simulated network: countries, regions (coordinates, time zone, climate), services, carriers, hubs, lanes.
+"""The simulated network: countries, regions (position, time zone, climate), services, carriers, hubs, lanes.
 
 Everything here is a small table; `build_network` turns it into numpy arrays indexed by integer codes so that
 the per-shipment simulation is pure array arithmetic.
@@ -57,9 +57,9 @@ REGIONS = (
 
 SERVICES = ("express", "ground", "economy", "freight")
 EXPRESS, GROUND, ECONOMY, FREIGHT = range(4)
-BASE_H = np.array([5.0, 8.0, 20.0, 16.0])  # fixed sort/handling hours of the line haul
-ROAD_KMH = np.array([100.0, 55.0, 35.0, 40.0])  # effective line-haul speed over the great-circle distance
-AIR_KMH = np.array([500.0, np.nan, 160.0, np.nan])  # intercontinental (air) services: express and economy only
+BASE_H = np.array([5.0, 6.0, 20.0, 16.0])  # fixed sort/handling hours of the line haul
+ROAD_KMH = np.array([100.0, 70.0, 35.0, 40.0])  # effective line-haul speed over the great-circle distance
+AIR_KMH = np.array([500.0, np.nan, 160.0, np.nan])  # intercontinental (by air): express and economy only
 PUBLISHED_DAYS = np.array([1, 1, 3, 2])  # published business days for a short domestic lane
 PUBLISHED_KM = np.array([1500.0, 600.0, 700.0, 600.0])  # one more published day per this many km
 DELIVERY_SPREAD_H = np.array([3.5, 9.0, 9.5, 7.0])  # delivered within this many hours after out-for-delivery
