@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the main job end to end on the embedded default")
     p.add_argument("--out", default="var/demo")
-    p.add_argument("--shipments", type=int, default=60_000)
+    p.add_argument("--shipments", type=int, default=40_000)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_cmd_demo)
     return parser

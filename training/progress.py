@@ -11,7 +11,7 @@ from features.contract import EventStatus
 from features.progress import PROGRESS_FEATURES, progress, status_segments
 from training.models import TrainConfig, fit_quantile_models, log_hours
 
-MAX_SNAPSHOTS = 400_000
+MAX_SNAPSHOTS = 100_000
 
 
 def snapshots(shipments: pd.DataFrame, events: pd.DataFrame | None, seed: int) -> pd.DataFrame:
@@ -19,11 +19,12 @@ def snapshots(shipments: pd.DataFrame, events: pd.DataFrame | None, seed: int) -
     creation) and its delivery, with the progress its events showed then. Data without scans still have one
     real milestone: the hand-over to the carrier (`shipped_at`), used as a `picked_up` event."""
     done = np.flatnonzero((shipments["delivered_at"].notna() & shipments["created_at"].notna()).to_numpy())
-    per = int(np.clip(MAX_SNAPSHOTS // max(len(done), 1), 1, 4))
-    rows = np.repeat(done, per)
+    rng = np.random.default_rng(seed)
+    if len(done) > MAX_SNAPSHOTS:
+        done = np.sort(rng.choice(done, MAX_SNAPSHOTS, replace=False))
+    rows = np.repeat(done, int(np.clip(MAX_SNAPSHOTS // max(len(done), 1), 1, 3)))
     base = shipments.iloc[rows]
     start = base["shipped_at"].where(base["shipped_at"].notna(), base["created_at"])
-    rng = np.random.default_rng(seed)
     span = (base["delivered_at"] - start).dt.total_seconds().to_numpy()
     moment = start + pd.to_timedelta(rng.random(len(base)) * span, unit="s").to_numpy()
     snaps = pd.DataFrame(
