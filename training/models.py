@@ -47,7 +47,7 @@ def _dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
 
 
 def log_hours(hours: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(hours, 0.25))
+    return np.log(np.maximum(hours, 1 / 60))  # a minute: last-mile data are minutes apart
 
 
 def fit_quantile_models(X: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
