@@ -40,7 +40,7 @@ def simulator_section(results: dict) -> list[str]:
     return lines
 
 
-def _fmt(value: float | None, pattern: str = "{:.1f}") -> str:
+def _fmt(value: float | None, pattern: str = "{:,.2f}") -> str:
     return "–" if value is None else pattern.format(value)
 
 
