@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import HolidayCalendar, weekday
+from features.dates import learn_delivery_weekdays
 from features.geo import country_timezone, crosses_customs, haversine_km
 from features.history import STATS, GroupHistory, GroupSnapshot, stats_from_counts
 
@@ -94,6 +95,9 @@ class FeatureBuilder:
         hours = transit_hours(history)
         on_time = self._on_time(history)
         delivered_day = utc_day(history["delivered_at"])
+        self.delivery_weekdays_ = learn_delivery_weekdays(
+            history["delivered_at"], history["destination_country"], history["carrier"]
+        )
         self.snapshots_: dict[str, GroupSnapshot] = {}
         hist_counts = {}
         as_of_day = int(np.nanmax(days, initial=0))

@@ -160,6 +160,25 @@ class ModelBundle:
         out["model_version"] = str(self.metadata.get("version", ""))
         return out.reset_index(drop=True)
 
+    def probability_within(
+        self, shipments: pd.DataFrame, hours: np.ndarray, weather: pd.DataFrame | None = None
+    ) -> np.ndarray:
+        """P(transit <= hours) per shipment, read off the calibrated windows at every coverage on the grid
+        (window ends at coverage c are the (1 ± c)/2 quantiles); NaN without a transit model."""
+        raw = self.predict_matrix(self.features.transform(shipments, weather))
+        if "log_q50" not in raw or self.conformal is None:
+            return np.full(len(shipments), np.nan)
+        segments = segment_keys(shipments)
+        n = len(shipments)
+        offsets = np.column_stack([self.conformal.offsets(segments, np.full(n, c)) for c in COVERAGE_GRID])
+        xs = np.hstack(
+            [raw["log_q10"][:, None] - offsets, raw["log_q50"][:, None], raw["log_q90"][:, None] + offsets]
+        )
+        ps = np.concatenate([(1 - COVERAGE_GRID) / 2, [0.5], (1 + COVERAGE_GRID) / 2])
+        xs, ps = np.sort(xs, axis=1), np.sort(ps)  # monotone rearrangement keeps it a distribution function
+        target = np.log(np.maximum(hours, 1e-6))
+        return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
+
     def _model_quantiles(
         self, raw: dict[str, np.ndarray], shipments: pd.DataFrame, coverage: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

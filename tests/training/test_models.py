@@ -108,3 +108,11 @@ def test_outcome_only_data_train_a_late_risk_model_without_transit_times() -> No
     assert bundle.quantile_models is None and pred["eta_p50"].isna().all()
     gb = (split.test["destination_country"] == "GB").to_numpy()
     assert pred["p_late"][gb].mean() > 0.8 > 0.2 > pred["p_late"][~gb].mean()
+
+
+def test_the_probability_of_arriving_within_a_time_matches_the_observed_share(fitted) -> None:
+    bundle, test = fitted
+    hours = ((test["delivered_at"] - test["created_at"]).dt.total_seconds() / 3600).to_numpy()
+    for limit in (36.0, 60.0, 90.0):
+        p = bundle.probability_within(test, np.full(len(test), limit))
+        assert p.mean() == pytest.approx((hours <= limit).mean(), abs=0.05)

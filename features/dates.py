@@ -1,0 +1,61 @@
+"""Delivery dates as a customer sees them: local dates in the destination's time zone, on days the carrier
+delivers and that are not public holidays there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from features.calendar import HolidayCalendar, day_number, weekday
+from features.geo import country_timezone
+
+MIN_WEEKDAY_SHARE = (
+    0.005  # a weekday on which a carrier made fewer deliveries than this is not a delivery day
+)
+MAX_SHIFT_DAYS = 14
+
+
+def local_dates(stamps: pd.Series, countries: pd.Series) -> pd.Series:
+    """The calendar date of each UTC timestamp in its country's time zone."""
+    out = pd.Series(pd.NaT, index=stamps.index, dtype="datetime64[s]")
+    for country in countries.unique():
+        mask = (countries == country).to_numpy()
+        local = stamps[mask].dt.tz_convert(country_timezone(str(country)))
+        out[mask] = local.dt.tz_localize(None).dt.normalize().to_numpy()
+    return out.dt.date
+
+
+def learn_delivery_weekdays(delivered_at: pd.Series, countries: pd.Series, carriers: pd.Series) -> dict:
+    """Weekdays (Monday=0) on which each carrier delivers, read off its past deliveries."""
+    done = delivered_at.notna()
+    dates = pd.to_datetime(local_dates(delivered_at[done], countries[done]))
+    days = dates.dt.day_of_week.to_numpy()
+    table = pd.crosstab(carriers[done].astype(str).to_numpy(), days, normalize="index")
+    return {
+        str(c): sorted(int(d) for d in row.index[row >= MIN_WEEKDAY_SHARE]) for c, row in table.iterrows()
+    }
+
+
+class DeliveryCalendar:
+    """Moves dates onto the days a carrier can deliver in a country."""
+
+    def __init__(self, holidays: HolidayCalendar, weekdays: dict[str, list[int]]) -> None:
+        self.holidays = holidays
+        self.weekdays = weekdays
+
+    def is_delivery_day(self, carrier: str, country: str, day: dt.date) -> bool:
+        allowed = self.weekdays.get(carrier, [0, 1, 2, 3, 4, 5])
+        n = np.array([day_number(day)])
+        return int(weekday(n)[0]) in allowed and not self.holidays.is_holiday(np.array([country]), n)[0]
+
+    def shift(self, carrier: str, country: str, day: dt.date, forward: bool) -> dt.date:
+        """The nearest delivery day on or after (forward) or on or before `day`."""
+        step = dt.timedelta(days=1 if forward else -1)
+        candidate = day
+        for _ in range(MAX_SHIFT_DAYS):
+            if self.is_delivery_day(carrier, country, candidate):
+                return candidate
+            candidate += step
+        return day
