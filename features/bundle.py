@@ -146,8 +146,8 @@ class ModelBundle:
         lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
         source = np.where(use_fb, "fallback", "model")  # a fallback without history abstains: no dates
 
-        def stamp(hours: np.ndarray) -> pd.Series:
-            return created + pd.to_timedelta(hours, unit="h")
+        def stamp(hours: np.ndarray) -> pd.Series:  # to the second: ETAs carry no finer meaning
+            return (created + pd.to_timedelta(hours, unit="h")).dt.round("s")
 
         out["eta_p50"] = stamp(p50)
         out["window_start"] = stamp(lo)
@@ -231,7 +231,7 @@ class ModelBundle:
         out = self.predict(shipments, coverage, weather)
 
         def stamp(log_hours: np.ndarray) -> pd.Series:
-            return pd.Series(snaps["moment"] + pd.to_timedelta(np.exp(log_hours), unit="h"))
+            return pd.Series(snaps["moment"] + pd.to_timedelta(np.exp(log_hours), unit="h")).dt.round("s")
 
         out["eta_p50"] = stamp(logs[:, 1])
         out["window_start"] = stamp(logs[:, 0] - q)
