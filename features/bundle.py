@@ -98,6 +98,14 @@ class ModelBundle:
     progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
     shrink: float = 1.0  # how far the quantiles move away from the reference (chosen on calibration data)
+    stall_hours: dict[str, float] = field(
+        default_factory=dict
+    )  # usual longest wait for the next scan, by status
+
+    def is_stalled(self, status: str | None, hours_since_scan: float) -> bool:
+        """Silent for longer than 95% of past shipments waited after this status (never without history)."""
+        limit = self.stall_hours.get(status or "", self.stall_hours.get("*"))
+        return limit is not None and hours_since_scan > limit
 
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:

@@ -116,11 +116,12 @@ def fit_bundle(
     if late_model is not None:
         bundle.late_calibration = calibrate_late(late_model, Xc, late_outcome(calibrate), needs_promise)
     if quantile_models is not None:
-        from training.progress import fit_progress
+        from training.progress import fit_progress, scan_gaps
 
         fitted = fit_progress(X, train, Xc, calibrate, events, config)
         if fitted is not None:
             bundle.progress_models, bundle.progress_conformal = fitted
+        bundle.stall_hours = scan_gaps(events, train)
     return bundle
 
 

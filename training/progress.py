@@ -74,3 +74,18 @@ def fit_progress(
     y = log_hours(cal["remaining_hours"].to_numpy())
     scores = np.maximum(logs[:, 0] - y, y - logs[:, -1])
     return models, ConformalOffsets.fit(scores, status_segments(cal))
+
+
+def scan_gaps(
+    events: pd.DataFrame | None, shipments: pd.DataFrame, quantile: float = 0.95
+) -> dict[str, float]:
+    """How long a shipment usually waits for its next scan after each status (hours, the given quantile);
+    a longer silence marks it stalled. Without scans: the hand-over-to-delivery time."""
+    if events is None or events.empty:
+        hours = (shipments["delivered_at"] - shipments["shipped_at"]).dt.total_seconds().dropna() / 3600
+        return {"*": float(np.quantile(hours, quantile))} if len(hours) else {}
+    ordered = events.sort_values(["shipment_id", "occurred_at"], kind="stable")
+    gap = ordered.groupby("shipment_id")["occurred_at"].shift(-1) - ordered["occurred_at"]
+    frame = pd.DataFrame({"status": ordered["status"], "hours": gap.dt.total_seconds() / 3600}).dropna()
+    table = {str(k): float(v) for k, v in frame.groupby("status")["hours"].quantile(quantile).items()}
+    return {**table, "*": float(frame["hours"].quantile(quantile))}

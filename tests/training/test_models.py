@@ -116,3 +116,27 @@ def test_the_probability_of_arriving_within_a_time_matches_the_observed_share(fi
     for limit in (36.0, 60.0, 90.0):
         p = bundle.probability_within(test, np.full(len(test), limit))
         assert p.mean() == pytest.approx((hours <= limit).mean(), abs=0.05)
+
+
+def test_stall_limits_come_from_past_scan_gaps_per_status() -> None:
+    from training.progress import scan_gaps
+
+    t0 = pd.Timestamp("2024-01-01T00:00:00Z")
+    events = pd.DataFrame(
+        {
+            "shipment_id": ["a"] * 3 + ["b"] * 3,
+            "occurred_at": [t0, t0 + pd.Timedelta(hours=2), t0 + pd.Timedelta(hours=50)] * 2,
+            "status": ["picked_up", "in_transit", "delivered"] * 2,
+        }
+    )
+    gaps = scan_gaps(events, make_shipments(2))
+    assert gaps["picked_up"] == pytest.approx(2.0) and gaps["in_transit"] == pytest.approx(48.0)
+    bundle = fit_bundle(*_small_split(), config=FAST)
+    bundle.stall_hours = gaps
+    assert bundle.is_stalled("in_transit", 49.0) and not bundle.is_stalled("in_transit", 47.0)
+    assert bundle.is_stalled("picked_up", 3.0)
+
+
+def _small_split() -> tuple[pd.DataFrame, pd.DataFrame]:
+    split = time_split(make_shipments(1500, seed=8))
+    return split.train, split.calibrate
