@@ -98,9 +98,8 @@ class ModelBundle:
     progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
     shrink: float = 1.0  # how far the quantiles move away from the reference (chosen on calibration data)
-    stall_hours: dict[str, float] = field(
-        default_factory=dict
-    )  # usual longest wait for the next scan, by status
+    # the usual longest wait for the next scan, by status (hours)
+    stall_hours: dict[str, float] = field(default_factory=dict)
 
     def is_stalled(self, status: str | None, hours_since_scan: float) -> bool:
         """Silent for longer than 95% of past shipments waited after this status (never without history)."""
