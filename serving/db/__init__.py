@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 tables, engines and sessions, Alembic migrations."""

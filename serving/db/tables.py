@@ -1,0 +1,135 @@
+"""The service's tables (typed SQLAlchemy 2 ORM). Every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zone type and hands back naive values: they are stored converted to UTC and UTC is
+    attached again on read. Naive datetimes are refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: timestamps must carry a time zone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(200), doc="comma-separated scope names")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (
+        Index("ix_shipments_risk", "p_late"),
+        Index("ix_shipments_carrier_service", "carrier", "service"),
+        Index("ix_shipments_lane", "origin_country", "destination_country"),
+        Index("ix_shipments_status", "status", "stalled"),
+        Index("ix_shipments_promised_at", "promised_at"),
+    )
+
+    shipment_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str] = mapped_column(String(64))
+    origin_country: Mapped[str] = mapped_column(String(2))
+    origin_region: Mapped[str | None] = mapped_column(String(64))
+    origin_lat: Mapped[float | None] = mapped_column(Float)
+    origin_lon: Mapped[float | None] = mapped_column(Float)
+    destination_country: Mapped[str] = mapped_column(String(2))
+    destination_region: Mapped[str | None] = mapped_column(String(64))
+    destination_lat: Mapped[float | None] = mapped_column(Float)
+    destination_lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime]
+    promised_at: Mapped[dt.datetime | None] = mapped_column(
+        doc="the promise shown at checkout; never updated"
+    )
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str | None] = mapped_column(String(32), doc="latest canonical status by occurred_at")
+    delivered_at: Mapped[dt.datetime | None]
+    last_event_at: Mapped[dt.datetime | None]
+    stalled: Mapped[bool] = mapped_column(default=False)
+    eta_p50: Mapped[dt.datetime | None]
+    window_start: Mapped[dt.datetime | None]
+    window_end: Mapped[dt.datetime | None]
+    coverage: Mapped[float | None] = mapped_column(Float)
+    p_late: Mapped[float | None] = mapped_column(Float)
+    prediction_source: Mapped[str | None] = mapped_column(String(16))
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_shipment_occurred", "shipment_id", "occurred_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    occurred_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    description: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EtaHistory(Base):
+    __tablename__ = "eta_history"
+    __table_args__ = (Index("ix_eta_history_shipment_computed", "shipment_id", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    trigger: Mapped[str] = mapped_column(String(16), doc="registered, event or reload")
+    eta_p50: Mapped[dt.datetime | None]
+    window_start: Mapped[dt.datetime | None]
+    window_end: Mapped[dt.datetime | None]
+    p_late: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    prediction_source: Mapped[str | None] = mapped_column(String(16))

@@ -1,0 +1,42 @@
+"""Typed dependencies: everything a route needs comes from the app's state, opened in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.metrics import Metrics
+from serving.model_store import LoadedModel
+from serving.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory
+
+
+def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_factory)]) -> Iterator[Session]:
+    with factory() as session:
+        yield session
+
+
+def get_model(request: Request) -> LoadedModel | None:
+    """The model in service when the request arrived; a later swap does not change it for this request."""
+    return request.app.state.model.current
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ModelDep = Annotated[LoadedModel | None, Depends(get_model)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

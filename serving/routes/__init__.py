@@ -1,0 +1,1 @@
+"""HTTP routes: thin routers, one module per resource."""

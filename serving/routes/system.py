@@ -1,0 +1,88 @@
+"""Liveness, readiness, Prometheus metrics and the model in service.
+
+Readiness means the database answers: without a model the service still quotes from the history fallback,
+so a missing model is reported in the body, not turned into a 503. `/v1/model` is public and read-only: the
+model's name, version, training windows and headline test metrics, never paths or credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from serving.deps import MetricsDep, ModelDep
+from serving.errors import Unavailable
+from serving.model_store import LoadedModel
+
+router = APIRouter(tags=["system"])
+logger = logging.getLogger(__name__)
+_REGISTERED = re.compile(r"^(?P<name>[^/:]+)/\d+$")  # "NAME/N", as registry versions are labelled
+
+
+class ModelStatus(BaseModel):
+    loaded: bool
+    version: str | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+    model: ModelStatus
+
+
+class ModelInfo(ModelStatus):
+    name: str | None = None
+    trained_at: str | None = None
+    windows: dict[str, Any] | None = None
+    metrics: dict[str, float] | None = None
+
+
+def model_status(model: LoadedModel | None) -> ModelStatus:
+    return ModelStatus(loaded=model is not None, version=model.version if model else None)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive (no dependency is checked)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "The database does not answer"}})
+def readyz(request: Request, model: ModelDep) -> Readiness:
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        logger.warning("readiness: the database does not answer", exc_info=exc)
+        raise Unavailable(
+            "The database does not answer.", database="unreachable", model=model_status(model).model_dump()
+        ) from None
+    return Readiness(status="ready", database="ok", model=model_status(model))
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(metrics: MetricsDep) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/v1/model")
+def model_info(model: ModelDep) -> ModelInfo:
+    if model is None:
+        return ModelInfo(loaded=False)
+    meta = model.bundle.metadata
+    registered = _REGISTERED.match(model.version)
+    return ModelInfo(
+        loaded=True,
+        version=model.version,
+        name=registered["name"] if registered else None,
+        trained_at=meta.get("trained_at"),
+        windows=meta.get("windows"),
+        metrics=meta.get("metrics"),
+    )
