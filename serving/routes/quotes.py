@@ -1,0 +1,30 @@
+"""`POST /v1/quotes`: a delivery window per shipping option for a checkout page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from serving.deps import MetricsDep, ModelDep, SettingsDep
+from serving.quotes import QuoteRequest, QuoteResponse, quote
+from serving.security import Principal, Scope, require
+
+router = APIRouter(prefix="/v1", tags=["quotes"])
+
+
+@router.post("/quotes")
+def create_quotes(
+    body: QuoteRequest,
+    model: ModelDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    _: Annotated[Principal, Depends(require(Scope.QUOTE))],
+) -> QuoteResponse:
+    """Plain `def`: the model runs in the thread pool, never on the event loop."""
+    answer = quote(model.bundle if model else None, body, dt.datetime.now(dt.UTC), settings.default_coverage)
+    for q in answer.quotes:
+        q.model_version = model.version if model else None
+        metrics.predictions.labels(source=q.prediction_source).inc()
+    return answer

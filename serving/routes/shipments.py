@@ -1,0 +1,220 @@
+"""Shipments and scan events: register, ingest, read one, list the ones at risk."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from serving.db.tables import EtaHistory, Shipment
+from serving.deps import ModelDep, SessionDep
+from serving.errors import Conflict, NotFound, ProblemError
+from serving.security import Principal, Scope, require
+from serving.tracking import (
+    AT_RISK,
+    EventBatch,
+    Rejected,
+    ShipmentIn,
+    at_risk,
+    events_of,
+    ingest,
+    parse_events,
+    reasons,
+    register,
+)  # fmt: skip
+
+router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
+Ingest = Annotated[Principal, Depends(require(Scope.INGEST))]
+Track = Annotated[Principal, Depends(require(Scope.TRACK))]
+Ops = Annotated[Principal, Depends(require(Scope.OPS))]
+
+
+class BadCursor(ProblemError):
+    status = 400
+
+
+class EventOut(BaseModel):
+    event_id: str
+    occurred_at: dt.datetime
+    status: str
+    region: str | None
+    country: str | None
+    description: str | None
+
+
+class EtaChange(BaseModel):
+    computed_at: dt.datetime
+    trigger: str
+    eta_p50: dt.datetime | None
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    p_late: float | None
+    model_version: str | None
+
+
+class ShipmentSummary(BaseModel):
+    shipment_id: str
+    carrier: str
+    service: str
+    origin_country: str
+    destination_country: str
+    created_at: dt.datetime
+    promised_at: dt.datetime | None
+    status: str | None
+    delivered_at: dt.datetime | None
+    last_event_at: dt.datetime | None
+    stalled: bool
+    eta_p50: dt.datetime | None
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    coverage: float | None
+    p_late: float | None
+    at_risk: bool
+    prediction_source: str | None
+    model_version: str | None
+
+
+class ShipmentDetail(ShipmentSummary):
+    origin_region: str | None
+    destination_region: str | None
+    reasons: list[str]
+    events: list[EventOut]
+    eta_history: list[EtaChange]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejected]
+    shipment: ShipmentDetail
+
+
+class ShipmentPage(BaseModel):
+    items: list[ShipmentSummary]
+    next_cursor: str | None
+
+
+def _summary(s: Shipment) -> dict:
+    fields = ShipmentSummary.model_fields.keys() - {"at_risk"}
+    return {**{f: getattr(s, f) for f in fields}, "at_risk": at_risk(s)}
+
+
+def detail(session: Session, s: Shipment) -> ShipmentDetail:
+    events = events_of(session, s.shipment_id)
+    history = session.scalars(
+        select(EtaHistory).where(EtaHistory.shipment_id == s.shipment_id).order_by(EtaHistory.id)
+    )
+    return ShipmentDetail(
+        **_summary(s), origin_region=s.origin_region, destination_region=s.destination_region,
+        reasons=reasons(s, events), events=[EventOut.model_validate(e, from_attributes=True) for e in events],
+        eta_history=[EtaChange.model_validate(h, from_attributes=True) for h in history],
+    )  # fmt: skip
+
+
+def _locked(session: Session, shipment_id: str) -> Shipment:
+    """The shipment row, locked for this transaction (PostgreSQL; SQLite's writers already queue)."""
+    found = session.scalars(
+        select(Shipment).where(Shipment.shipment_id == shipment_id).with_for_update()
+    ).first()
+    if found is None:
+        raise NotFound(f"No shipment '{shipment_id}'.")
+    return found
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_shipment(body: ShipmentIn, session: SessionDep, model: ModelDep, _: Ingest) -> ShipmentDetail:
+    if session.get(Shipment, body.shipment_id) is not None:
+        raise Conflict(f"Shipment '{body.shipment_id}' is already registered; its promise is never changed.")
+    s = register(session, body, model.bundle if model else None, dt.datetime.now(dt.UTC))
+    session.commit()
+    return detail(session, s)
+
+
+@router.post("/{shipment_id}/events")
+def add_events(
+    shipment_id: str, body: EventBatch, session: SessionDep, model: ModelDep, _: Ingest
+) -> IngestResult:
+    """Each event is checked on its own: bad ones come back with reasons, the rest are stored."""
+    good, bad = parse_events(body)
+    s = _locked(session, shipment_id)
+    accepted, duplicates = ingest(session, s, good, model.bundle if model else None, dt.datetime.now(dt.UTC))
+    session.commit()
+    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=bad, shipment=detail(session, s))
+
+
+@router.get("/{shipment_id}")
+def get_shipment(shipment_id: str, session: SessionDep, _: Track) -> ShipmentDetail:
+    s = session.get(Shipment, shipment_id)
+    if s is None:
+        raise NotFound(f"No shipment '{shipment_id}'.")
+    return detail(session, s)
+
+
+def _encode(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def _decode(cursor: str) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError(cursor)
+        return values
+    except ValueError as exc:
+        raise BadCursor("The cursor is not one this service issued.") from exc
+
+
+@router.get("")
+def list_shipments(
+    session: SessionDep,
+    _: Ops,
+    at_risk_only: Annotated[bool, Query(alias="at_risk")] = False,
+    risk_gte: Annotated[float | None, Query(ge=0, le=1)] = None,
+    carrier: Annotated[str | None, Query(max_length=64)] = None,
+    origin_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    destination_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    status_is: Annotated[str | None, Query(alias="status", max_length=32)] = None,
+    stalled: bool | None = None,
+    sort: Literal["risk", "promise"] = "risk",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ShipmentPage:
+    """Sorted by risk (highest first) or by promise (soonest first); `next_cursor` continues the list."""
+    stmt = select(Shipment)
+    if at_risk_only:
+        late_window = and_(Shipment.promised_at.is_not(None), Shipment.window_end > Shipment.promised_at)
+        stmt = stmt.where(Shipment.delivered_at.is_(None)).where(
+            or_(late_window, Shipment.stalled.is_(True), Shipment.p_late >= AT_RISK)
+        )
+    for column, value in ((Shipment.carrier, carrier), (Shipment.origin_country, origin_country),
+                          (Shipment.destination_country, destination_country), (Shipment.status, status_is),
+                          (Shipment.stalled, stalled)):  # fmt: skip
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if risk_gte is not None:
+        stmt = stmt.where(Shipment.p_late >= risk_gte)
+    key = Shipment.p_late if sort == "risk" else Shipment.promised_at
+    stmt = stmt.where(key.is_not(None))
+    if cursor:
+        value, after_id = _decode(cursor)
+        value = value if sort == "risk" else dt.datetime.fromisoformat(value)
+        if sort == "risk":
+            stmt = stmt.where(or_(key < value, and_(key == value, Shipment.shipment_id > after_id)))
+        else:
+            stmt = stmt.where(or_(key > value, and_(key == value, Shipment.shipment_id > after_id)))
+    order = key.desc() if sort == "risk" else key.asc()
+    rows = list(session.scalars(stmt.order_by(order, Shipment.shipment_id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        value = last.p_late if sort == "risk" else last.promised_at.isoformat()
+        next_cursor = _encode([value, last.shipment_id])
+    return ShipmentPage(items=[ShipmentSummary(**_summary(s)) for s in rows], next_cursor=next_cursor)
