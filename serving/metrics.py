@@ -36,8 +36,20 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+def route_label(scope: Scope) -> str:
+    """The matched route's template, with the prefix it was included under (`include_router(prefix=...)`
+    leaves that prefix out of the route's own path): `/v1/shipments/{shipment_id}`, never the raw path."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        return UNMATCHED
+    if ":path}" in template:  # a template spanning several segments: its prefix cannot be counted off
+        return template
+    parts = scope["path"].split("/")
+    return "/".join(parts[: max(len(parts) - template.count("/"), 0)]) + template
+
+
 class MetricsMiddleware:
-    """Times every HTTP request; the route label is the matched route's template (`/v1/shipments/{id}`)."""
+    """Times every HTTP request by method, route template and status."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -59,7 +71,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED)
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
+            self.metrics.request_seconds.labels(scope["method"], route_label(scope), str(status)).observe(
                 time.perf_counter() - start
             )

@@ -1,0 +1,168 @@
+"""API fixtures: a database per backend (SQLite file, fresh PostgreSQL database), the app, a client, a live
+server and a tiny model bundle.
+
+PostgreSQL on 127.0.0.1:5432 (user postgres) is used when it answers; otherwise its cases are skipped, unless
+`ETA_REQUIRE_POSTGRES=1` (as in CI), which turns an unreachable server into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import text
+
+from features.bundle import ModelBundle
+from serving.app import create_app
+from serving.db.migrate import upgrade
+from serving.db.session import make_engine
+from serving.db.tables import Base
+from serving.security import create_key
+from serving.settings import Settings
+from tests.factories import make_shipments
+from training.models import TrainConfig, fit_bundle
+from training.split import Split, time_split
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test, never from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("ETA_") and name != "ETA_REQUIRE_POSTGRES":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A uniquely named database for this test session, migrated, dropped afterwards."""
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL is not reachable on 127.0.0.1:5432 ({str(exc).strip()})"
+        if os.environ.get("ETA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}, and ETA_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(f"{reason}; set ETA_REQUIRE_POSTGRES=1 to fail instead")
+    name = f"eta_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = PG_URL.format(name=name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _empty_tables(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the session's PostgreSQL database with its tables emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'eta.db'}"
+    url = request.getfixturevalue("postgres_database")
+    _empty_tables(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        model_uri=str(tmp_path / "no-model"),
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        model_poll_seconds=0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def auth(client: TestClient) -> Callable[..., dict[str, str]]:
+    """`auth("quote", "ops")` -> headers carrying a new key with those scopes."""
+
+    def headers(*scopes: str) -> dict[str, str]:
+        app: FastAPI = client.app  # type: ignore[assignment]
+        with app.state.session_factory() as session:
+            return {"Authorization": f"Bearer {create_key(session, 'test', scopes)}"}
+
+    return headers
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app under uvicorn in a thread, on a socket bound before start (no port race); yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the live server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_history() -> Split:
+    return time_split(make_shipments(600, seed=1, days=120))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_history: Split) -> ModelBundle:
+    meta = {
+        "windows": tiny_history.windows(),
+        "trained_at": "2024-05-01T00:00:00+00:00",
+        "metrics": {"test_mae_hours": 12.5, "test_coverage": 0.81},
+    }
+    return fit_bundle(
+        tiny_history.train, tiny_history.calibrate, config=TrainConfig(num_boost_round=5), metadata=meta
+    )
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tiny_bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("model")
+    tiny_bundle.save(directory)
+    return directory

@@ -1,0 +1,118 @@
+"""The model holder: local bundles and registry aliases, swapped on refresh without disturbing requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from features.bundle import BUNDLE_FILE, ModelBundle
+from serving.model_store import ModelHolder
+from training.registry import log_bundle
+from training.split import Split
+
+
+@pytest.fixture(scope="module")
+def registry(
+    tiny_bundle: ModelBundle, tiny_history: Split, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A temporary SQLite tracking store holding versions 1 and 2 of model `eta`; yields its URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            assert log_bundle(tiny_bundle, tiny_history.test, "eta") == "models:/eta/1"
+        client = MlflowClient()
+        first = client.get_model_version("eta", "1")
+        client.create_model_version("eta", source=first.source, run_id=first.run_id)
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def champion(registry: str) -> Iterator[MlflowClient]:
+    """The registry with `champion` on version 1; move it with `set_registered_model_alias`."""
+    client = MlflowClient(tracking_uri=registry)
+    client.set_registered_model_alias("eta", "champion", "1")
+    yield client
+
+
+def holder_for(registry: str, **kwargs: float) -> ModelHolder:
+    return ModelHolder("models:/eta@champion", tracking_uri=registry, **kwargs)
+
+
+@pytest.mark.parametrize("target", ["directory", "file"])
+def test_a_local_bundle_loads_with_a_content_version(bundle_dir: Path, target: str) -> None:
+    holder = ModelHolder(str(bundle_dir if target == "directory" else bundle_dir / BUNDLE_FILE))
+    assert holder.refresh() is True
+    loaded = holder.current
+    assert loaded is not None and isinstance(loaded.bundle, ModelBundle)
+    assert loaded.version.startswith("local-") and len(loaded.version) == len("local-") + 12
+
+
+def test_predictions_carry_the_version_in_service(bundle_dir: Path, tiny_history: Split) -> None:
+    holder = ModelHolder(str(bundle_dir))
+    holder.refresh()
+    assert holder.current is not None
+    predictions = holder.current.bundle.predict(tiny_history.test.head(3))
+    assert set(predictions["model_version"]) == {holder.current.version}
+
+
+def test_a_missing_model_leaves_the_holder_empty_and_says_why(tmp_path: Path) -> None:
+    holder = ModelHolder(str(tmp_path / "nothing-here"))
+    holder.start()
+    holder.stop()
+    assert holder.current is None and "FileNotFoundError" in (holder.last_error or "")
+
+
+def test_the_registry_alias_resolves_to_a_numbered_version(champion: MlflowClient, registry: str) -> None:
+    holder = holder_for(registry)
+    holder.refresh()
+    assert holder.current is not None and holder.current.version == "eta/1"
+    assert holder.current.bundle.metadata["version"] == "eta/1"
+
+
+def test_refresh_swaps_only_when_the_alias_moves(champion: MlflowClient, registry: str) -> None:
+    holder = holder_for(registry)
+    assert holder.refresh() is True
+    first = holder.current
+    assert holder.refresh() is False and holder.current is first
+    champion.set_registered_model_alias("eta", "champion", "2")
+    assert holder.refresh() is True
+    assert holder.current is not None and holder.current.version == "eta/2"
+    champion.set_registered_model_alias("eta", "champion", "1")  # rollback is moving the alias back
+    assert holder.refresh() is True and holder.current.version == "eta/1"
+
+
+def test_a_request_keeps_the_model_it_took_across_a_swap(
+    champion: MlflowClient, registry: str, tiny_history: Split
+) -> None:
+    holder = holder_for(registry)
+    holder.refresh()
+    taken = holder.current  # what a request in flight holds
+    champion.set_registered_model_alias("eta", "champion", "2")
+    holder.refresh()
+    assert taken is not None and holder.current is not None
+    assert holder.current.bundle is not taken.bundle and taken.version == "eta/1"
+    predictions = taken.bundle.predict(tiny_history.test.head(2))
+    assert set(predictions["model_version"]) == {"eta/1"}
+
+
+def test_the_poller_picks_up_a_new_champion(champion: MlflowClient, registry: str) -> None:
+    holder = holder_for(registry, poll_seconds=0.05)
+    holder.start()
+    try:
+        champion.set_registered_model_alias("eta", "champion", "2")
+        deadline = time.monotonic() + 20
+        while holder.current is None or holder.current.version != "eta/2":
+            assert time.monotonic() < deadline, "the poller did not swap in version 2"
+            time.sleep(0.05)
+    finally:
+        holder.stop()
