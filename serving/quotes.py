@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from features.bundle import ModelBundle
 from features.contract import validate_shipments
@@ -23,6 +23,24 @@ POLICIES = {"balanced": 0.8, "conservative": 0.95}
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 AttrValue = str | float | int | bool
+EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _moment(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone (e.g. 2026-11-22T10:00:00Z)")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must lie between 2000 and 2100")
+    return value
+
+
+def _wall_clock(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("is a local wall-clock time: give it without an offset (e.g. 15:30)")
+    return value
+
+
+Moment = Annotated[dt.datetime, AfterValidator(_moment)]
 
 
 class Place(BaseModel):
@@ -32,13 +50,19 @@ class Place(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> Place:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
 
 class ShippingOption(BaseModel):
     model_config = ConfigDict(extra="forbid")
     carrier: Code
     service: Code
     handling_hours: float | None = Field(default=None, ge=0, le=720, description="time before hand-over")
-    cutoff_local: dt.time | None = Field(
+    cutoff_local: Annotated[dt.time, AfterValidator(_wall_clock)] | None = Field(
         default=None, description="orders after this origin-local time ship the next day"
     )
 
@@ -47,7 +71,7 @@ class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     origin: Place
     destination: Place
-    created_at: dt.datetime | None = Field(default=None, description="order time; default now")
+    created_at: Moment | None = Field(default=None, description="order time; default now")
     weight_kg: float | None = Field(default=None, gt=0, le=50_000)
     coverage: float | None = Field(default=None, ge=0.5, le=0.99)
     policy: Literal["balanced", "conservative"] | None = None
@@ -61,8 +85,6 @@ class QuoteRequest(BaseModel):
     def _one_coverage(self) -> QuoteRequest:
         if self.coverage is not None and self.policy is not None:
             raise ValueError("give either coverage or policy, not both")
-        if self.created_at is not None and self.created_at.tzinfo is None:
-            raise ValueError("created_at needs a time zone (e.g. 2026-11-22T10:00:00Z)")
         return self
 
     def resolved_coverage(self, default: float) -> float:

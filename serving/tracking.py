@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from features.bundle import ModelBundle
 from features.contract import EventStatus, validate_shipments
 from serving.db.tables import EtaHistory, Event, Shipment
-from serving.quotes import AttrValue, Code, Country, Place
+from serving.quotes import AttrValue, Code, Country, Moment, Place
 
 MAX_EVENTS_PER_BATCH = 500
 AT_RISK = 0.5
@@ -27,8 +27,8 @@ class ShipmentIn(BaseModel):
     service: Code
     origin: Place
     destination: Place
-    created_at: dt.datetime
-    promised_at: dt.datetime | None = Field(default=None, description="the promise shown at checkout")
+    created_at: Moment
+    promised_at: Moment | None = Field(default=None, description="the promise shown at checkout")
     weight_kg: float | None = Field(default=None, gt=0, le=50_000)
     distance_km: float | None = Field(default=None, ge=0, le=40_000)
     attributes: dict[Code, AttrValue] = Field(default_factory=dict, max_length=20)
@@ -37,7 +37,7 @@ class ShipmentIn(BaseModel):
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: Code
-    occurred_at: dt.datetime
+    occurred_at: Moment
     status: EventStatus
     region: Code | None = None
     country: Country | None = None
@@ -63,16 +63,9 @@ def parse_events(batch: EventBatch) -> tuple[list[EventIn], list[Rejected]]:
     good, bad = [], []
     for i, raw in enumerate(batch.events):
         try:
-            event = _EVENT.validate_python(raw)
-            if event.occurred_at.tzinfo is None:
-                raise ValueError("occurred_at needs a time zone")
-            good.append(event)
-        except (ValidationError, ValueError) as exc:
-            errors = (
-                [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-                if isinstance(exc, ValidationError)
-                else [str(exc)]
-            )
+            good.append(_EVENT.validate_python(raw))
+        except ValidationError as exc:
+            errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
             bad.append(Rejected(index=i, event_id=event_id, errors=errors))
     return good, bad

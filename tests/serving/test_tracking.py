@@ -86,7 +86,7 @@ def test_a_bad_event_is_rejected_with_reasons_and_the_rest_accepted() -> None:
     assert any("status" in msg for msg in bad[0].errors) and any(
         "occurred_at" in msg for msg in bad[0].errors
     )
-    assert bad[1].errors == ["occurred_at needs a time zone"]
+    assert bad[1].errors == ["occurred_at: Value error, needs a time zone (e.g. 2026-11-22T10:00:00Z)"]
 
 
 def test_delivery_fixes_the_eta_and_the_outcome(session, bundle) -> None:
