@@ -22,8 +22,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project editable from the lock
 
-demo: setup ## simulate a shipment history on the embedded default and summarise it
+demo: setup ## simulate a history, train, evaluate, register the champion, then serve it on 127.0.0.1:8000
 	$(PYTHON) -m training demo --out $(DEMO)
+	@echo "API key for the demo (admin scope; shown once):"
+	@$(PYTHON) -m serving create-key --name demo --scope admin
+	@echo "Serving the champion on http://127.0.0.1:8000 (OpenAPI at /docs); Ctrl-C stops it."
+	$(PYTHON) -m serving
 
 test: setup ## run the whole test suite (real datasets, slow suites included)
 	$(PYTHON) -m pytest
