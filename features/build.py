@@ -7,13 +7,17 @@ checkout request) from the fitted state alone: the state is saved in the model b
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
 from features.calendar import HolidayCalendar, weekday
+from features.columns import Columns, as_columns
 from features.dates import learn_delivery_weekdays
-from features.geo import country_timezone, crosses_customs, haversine_km
+from features.geo import crosses_customs, haversine_km
 from features.history import STATS, GroupHistory, GroupSnapshot, stats_from_counts
+from features.localtime import hours_between, local_date_parts, local_seconds
 
 GROUPS = ("lane", "carrier_service", "carrier", "network")
 CATEGORICAL = ("carrier", "service", "carrier_service", "origin_country", "destination_country", "lane")
@@ -21,28 +25,38 @@ WEATHER_FIELDS = ("precip_mm", "snow_cm", "wind_kph", "severe_alert")
 PEAK_START_DOY = 319  # ~15 November
 
 
-def group_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def group_keys(data: pd.DataFrame | Columns) -> dict[str, np.ndarray]:
     """History groupings: lane (origin region -> destination region), carrier's service, carrier, network."""
+    c = as_columns(data)
 
-    def place(side: str) -> pd.Series:
-        return frame[f"{side}_country"].astype(str) + ":" + frame[f"{side}_region"].fillna("").astype(str)
+    def place(side: str) -> list[str]:
+        regions = ("" if r is None else r for r in c[f"{side}_region"])
+        return [f"{country}:{region}" for country, region in zip(c[f"{side}_country"], regions, strict=True)]
 
-    carrier = frame["carrier"].astype(str)
+    carrier = [str(v) for v in c["carrier"]]
     return {
-        "lane": (place("origin") + ">" + place("destination")).to_numpy(dtype=object),
-        "carrier_service": (carrier + "/" + frame["service"].astype(str)).to_numpy(dtype=object),
-        "carrier": carrier.to_numpy(dtype=object),
-        "network": np.full(len(frame), "all", dtype=object),
+        "lane": _objects([f"{o}>{d}" for o, d in zip(place("origin"), place("destination"), strict=True)]),
+        "carrier_service": _objects([f"{k}/{s}" for k, s in zip(carrier, c["service"], strict=True)]),
+        "carrier": _objects(carrier),
+        "network": np.full(len(carrier), "all", dtype=object),
     }
 
 
-def transit_hours(frame: pd.DataFrame) -> np.ndarray:
+def transit_hours(data: pd.DataFrame | Columns) -> np.ndarray:
     """Hours from creation to delivery (NaN while in flight or without times)."""
-    return ((frame["delivered_at"] - frame["created_at"]).dt.total_seconds() / 3600).to_numpy(dtype=float)
+    c = as_columns(data)
+    return hours_between(c["created_at"], c["delivered_at"])
 
 
-def promised_hours(frame: pd.DataFrame) -> np.ndarray:
-    return ((frame["promised_at"] - frame["created_at"]).dt.total_seconds() / 3600).to_numpy(dtype=float)
+def promised_hours(data: pd.DataFrame | Columns) -> np.ndarray:
+    c = as_columns(data)
+    return hours_between(c["created_at"], c["promised_at"])
 
 
 def utc_day(stamps: pd.Series) -> np.ndarray:
@@ -51,24 +65,26 @@ def utc_day(stamps: pd.Series) -> np.ndarray:
     return np.floor(seconds.to_numpy(dtype=float, na_value=np.nan) / 86400)
 
 
-def local_times(created_at: pd.Series, countries: pd.Series) -> pd.DataFrame:
-    """Local wall-clock parts of the creation time in the origin country's time zone."""
-    out = pd.DataFrame(index=created_at.index, columns=["hour", "day", "doy", "month"], dtype=float)
-    for country in countries.unique():
-        mask = (countries == country).to_numpy()
-        local = created_at[mask].dt.tz_convert(country_timezone(str(country)))
-        naive = local.dt.tz_localize(None)
-        out.loc[mask, "hour"] = (local.dt.hour + local.dt.minute / 60).to_numpy(dtype=float)
-        out.loc[mask, "day"] = (naive.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.to_numpy(
-            dtype=float
-        )
-        out.loc[mask, "doy"] = local.dt.day_of_year.to_numpy(dtype=float)
-        out.loc[mask, "month"] = local.dt.month.to_numpy(dtype=float)
-    return out
+def _lower(values: np.ndarray) -> np.ndarray:
+    return _objects([None if v is None else str(v).lower() for v in values])
+
+
+def _day_numbers(day: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(day), 0.0, day).astype(np.int64)  # no moment: day 0, as any placeholder
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float64)
+    return np.asarray(pd.to_numeric(values, errors="coerce"), dtype=np.float64)
 
 
 class FeatureBuilder:
-    """Unfitted until `fit_transform`; learned attributes end in `_` and are all the bundle needs."""
+    """Unfitted until `fit_transform`; learned attributes end in `_` and are all the bundle needs.
+
+    Every feature is computed on plain numpy columns (`features.columns`), so the same code answers a million
+    rows and a single checkout request: `matrix` gives the model matrix, `transform` the same as a frame.
+    """
 
     def __init__(self, window_days: int = 180, min_level_count: int = 5) -> None:
         self.window_days = window_days
@@ -87,35 +103,42 @@ class FeatureBuilder:
         ]
         attr_text = [c for c in history if c.startswith("attr_") and c not in self.attr_numeric_]
         self.categorical_ = [*CATEGORICAL, "weather_condition", *attr_text]
-        base = self._base(history)
+        cols = as_columns(history)
+        keys = group_keys(cols)
+        base = self._base(cols, keys)
         self.levels_ = {c: self._levels(base[c]) for c in self.categorical_}
         self.use_weather_ = weather is not None
-        keys = group_keys(history)
+        self.delivery_weekdays_ = learn_delivery_weekdays(
+            history["delivered_at"], history["destination_country"], history["carrier"]
+        )
+        stats = self._fit_history(history, keys)
+        self.feature_names_: list[str] = []
+        out = self._assemble(cols, base, stats, weather)
+        self.feature_names_ = list(out)
+        return pd.DataFrame(out, index=history.index)
+
+    def _fit_history(self, history: pd.DataFrame, keys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Each row's history features as of its creation; keeps the end-of-training snapshot per group."""
         days = utc_day(history["created_at"])
         hours = transit_hours(history)
         on_time = self._on_time(history)
         delivered_day = utc_day(history["delivered_at"])
-        self.delivery_weekdays_ = learn_delivery_weekdays(
-            history["delivered_at"], history["destination_country"], history["carrier"]
-        )
         self.snapshots_: dict[str, GroupSnapshot] = {}
-        hist_counts = {}
+        stats = {}
         as_of_day = int(np.nanmax(days, initial=0))
         dated = ~np.isnan(days)  # outcome-only rows have no moment and so no history
         for name in GROUPS:
             gh = GroupHistory(self.window_days).fit(
                 keys[name][dated], days[dated], delivered_day[dated], hours[dated], on_time[dated]
             )
-            hist_counts[name] = gh.counts_as_of(keys[name], np.where(dated, days, -(10**9)))
+            per_row = stats_from_counts(*gh.counts_as_of(keys[name], np.where(dated, days, -(10**9))))
+            stats[name] = np.column_stack([np.asarray(per_row[s], dtype=float) for s in STATS])
             self.snapshots_[name] = gh.snapshot(as_of_day)
-        self.feature_names_: list[str] = []
-        out = self._assemble(history, base, hist_counts, weather)
-        self.feature_names_ = list(out.columns)
-        return out
+        return stats
 
-    def _levels(self, values: pd.Series) -> list[str]:
-        counts = values.value_counts()
-        return sorted(str(k) for k in counts[counts >= self.min_level_count].index)
+    def _levels(self, values: np.ndarray) -> list[str]:
+        counts = Counter(v for v in values if v is not None)
+        return sorted(str(k) for k, n in counts.items() if n >= self.min_level_count)
 
     @staticmethod
     def _on_time(frame: pd.DataFrame) -> np.ndarray:
@@ -123,75 +146,76 @@ class FeatureBuilder:
         return 1.0 - late
 
     # ---- transforming (training, evaluation and serving) -------------------------------------------
-    def transform(self, frame: pd.DataFrame, weather: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Features for new shipments from the fitted state (history as of the end of training)."""
-        base = self._base(frame)
-        keys = group_keys(frame)
-        hist_counts = {}
-        for name in GROUPS:
-            hist_counts[name] = self.snapshots_[name].counts(keys[name])
-        return self._assemble(frame, base, hist_counts, weather)
+    def matrix(self, data: pd.DataFrame | Columns, weather: pd.DataFrame | None = None) -> np.ndarray:
+        """Features of new shipments from the fitted state (history as of the end of training): a float64
+        matrix, columns in `feature_names_` order. `data`: contract shipments, as a frame or plain columns."""
+        cols = as_columns(data)
+        keys = group_keys(cols)
+        stats = {name: self.snapshots_[name].stats(keys[name]) for name in GROUPS}
+        features = self._assemble(cols, self._base(cols, keys), stats, weather)
+        return np.array([features[name] for name in self.feature_names_], dtype=np.float64).T
 
-    def _base(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Row-wise parts that need no history: categories, local calendar, geography."""
-        base = pd.DataFrame(index=frame.index)
-        for name, values in group_keys(frame).items():
-            base[name] = values
+    def transform(self, frame: pd.DataFrame, weather: pd.DataFrame | None = None) -> pd.DataFrame:
+        """`matrix` as a frame with the feature names and the shipments' index."""
+        return pd.DataFrame(self.matrix(frame, weather), columns=self.feature_names_, index=frame.index)
+
+    def _base(self, cols: Columns, keys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Row-wise parts that need no history: categories, local calendar."""
+        base = dict(keys)
         for col in ("carrier", "service", "origin_country", "destination_country", "weather_condition"):
-            base[col] = frame[col].astype(str).str.lower().where(frame[col].notna(), None)
-        for col in frame.columns:
-            if col.startswith("attr_") and not pd.api.types.is_numeric_dtype(frame[col]):
-                base[col] = frame[col].astype(str).where(frame[col].notna(), None)
-        origin = frame["origin_country"].where(frame["origin_country"] != "ZZ", frame["destination_country"])
-        local = local_times(frame["created_at"], origin)
-        base["_day"] = local["day"].to_numpy()
-        base["_hour"] = local["hour"].to_numpy()
-        base["_doy"] = local["doy"].to_numpy()
-        base["_month"] = local["month"].to_numpy()
+            base[col] = _lower(cols[col])
+        for col in self.categorical_:
+            if col.startswith("attr_") and col in cols and cols[col].dtype == object:
+                base[col] = _objects([None if v is None else str(v) for v in cols[col]])
+        origin, destination = cols["origin_country"], cols["destination_country"]
+        local, known = local_seconds(cols["created_at"], np.where(origin != "ZZ", origin, destination))
+        base.update({f"_{k}": v for k, v in local_date_parts(local, known).items()})
         return base
 
     def _assemble(
         self,
-        frame: pd.DataFrame,
-        base: pd.DataFrame,
-        hist_counts: dict[str, tuple[np.ndarray, ...]],
+        cols: Columns,
+        base: dict[str, np.ndarray],
+        history: dict[str, np.ndarray],
         weather: pd.DataFrame | None,
-    ) -> pd.DataFrame:
-        f: dict[str, np.ndarray] = {}
-        for col in self.categorical_:
-            values = base[col] if col in base else pd.Series(None, index=frame.index, dtype=object)
-            f[f"cat_{col}"] = self._codes(col, values)
-        day = base["_day"].to_numpy(dtype=float)
-        f.update(self._calendar(frame, base, day))
-        f.update(self._geography(frame))
-        f["weight_kg"] = frame["weight_kg"].to_numpy(dtype=float, na_value=np.nan)
-        f["promised_hours"] = promised_hours(frame)
+    ) -> dict[str, np.ndarray]:
+        n = len(base["_day"])
+        f = {f"cat_{col}": self._codes(col, base.get(col), n) for col in self.categorical_}
+        day = base["_day"]
+        f.update(self._calendar(cols, base, day))
+        f.update(self._geography(cols))
+        f["weight_kg"] = np.asarray(cols["weight_kg"], dtype=np.float64)
+        f["promised_hours"] = promised_hours(cols)
         for col in self.attr_numeric_:
-            values = frame[col] if col in frame else pd.Series(np.nan, index=frame.index)
-            f[col] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            f[col] = _numbers(cols[col]) if col in cols else np.full(n, np.nan)
         for name in GROUPS:
-            stats = stats_from_counts(*hist_counts[name])
-            for stat in STATS:
-                f[f"{name}_{stat}"] = np.asarray(stats[stat], dtype=float)
-        f.update(self._expected_window(frame, day, f))
+            for j, stat in enumerate(STATS):
+                f[f"{name}_{stat}"] = history[name][:, j]
+        f.update(self._expected_window(cols, day, f))
         if self.use_weather_:
-            f.update(self._weather(frame, day, f["expected_days"], weather))
-        return pd.DataFrame(f, index=frame.index)
+            f.update(self._weather(cols, day, f["expected_days"], weather))
+        return f
 
-    def _codes(self, col: str, values: pd.Series) -> np.ndarray:
-        codes = pd.Index(self.levels_[col]).get_indexer(values.astype(object)).astype(float)
-        codes[codes < 0] = np.nan
-        return codes
+    def _codes(self, col: str, values: np.ndarray | None, n: int) -> np.ndarray:
+        """Category codes by a look-up of the learned levels; NaN for a level not seen in training."""
+        if values is None:
+            return np.full(n, np.nan)
+        index = self.__dict__.setdefault("_level_index", {})
+        if col not in index:
+            index[col] = {level: float(i) for i, level in enumerate(self.levels_[col])}
+        return np.fromiter((index[col].get(v, np.nan) for v in values), dtype=np.float64, count=n)
 
-    def _calendar(self, frame: pd.DataFrame, base: pd.DataFrame, day: np.ndarray) -> dict[str, np.ndarray]:
-        d = np.nan_to_num(day, nan=0).astype(np.int64)
-        origin = frame["origin_country"].to_numpy(dtype=object)
-        dest = frame["destination_country"].to_numpy(dtype=object)
-        doy = base["_doy"].to_numpy(dtype=float)
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_level_index"}  # a cache, rebuilt on use
+
+    def _calendar(self, cols: Columns, base: dict[str, np.ndarray], day: np.ndarray) -> dict[str, np.ndarray]:
+        d = _day_numbers(day)
+        origin, dest = cols["origin_country"], cols["destination_country"]
+        doy = base["_doy"]
         return {
-            "local_hour": base["_hour"].to_numpy(dtype=float),
+            "local_hour": base["_hour"],
             "day_of_week": weekday(d).astype(float),
-            "month": base["_month"].to_numpy(dtype=float),
+            "month": base["_month"],
             "day_of_year": doy,
             "peak_season": (doy >= PEAK_START_DOY).astype(float),
             "origin_holiday": self.calendar_.is_holiday(origin, d).astype(float),
@@ -200,28 +224,24 @@ class FeatureBuilder:
         }
 
     @staticmethod
-    def _geography(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        coords = [
-            frame[c].to_numpy(dtype=float, na_value=np.nan)
-            for c in ("origin_lat", "origin_lon", "destination_lat", "destination_lon")
-        ]
-        given = frame["distance_km"].to_numpy(dtype=float, na_value=np.nan)
+    def _geography(cols: Columns) -> dict[str, np.ndarray]:
+        coords = [cols[c] for c in ("origin_lat", "origin_lon", "destination_lat", "destination_lon")]
+        given = cols["distance_km"]
         distance = np.where(np.isnan(given), haversine_km(*coords), given)
-        cross = (frame["origin_country"] != frame["destination_country"]).to_numpy(dtype=float)
-        customs = crosses_customs(frame["origin_country"], frame["destination_country"]).astype(float)
-        return {"distance_km": distance, "cross_border": cross, "customs": customs}
+        origin, dest = cols["origin_country"], cols["destination_country"]
+        customs = crosses_customs(origin, dest).astype(float)
+        return {"distance_km": distance, "cross_border": (origin != dest).astype(float), "customs": customs}
 
-    def _expected_window(self, frame: pd.DataFrame, day: np.ndarray, f: dict) -> dict[str, np.ndarray]:
+    def _expected_window(self, cols: Columns, day: np.ndarray, f: dict) -> dict[str, np.ndarray]:
         """Calendar of the days the shipment is expected to travel (from the lane or carrier median)."""
         ref = f["lane_p50"]
         for name in ("carrier_service_p50", "carrier_p50", "network_p50"):
             ref = np.where(np.isnan(ref), f[name], ref)
-        ref = np.nan_to_num(ref, nan=72.0)  # before the first delivery there is nothing better than a prior
+        ref = np.where(np.isnan(ref), 72.0, ref)  # before the first delivery there is no better prior
         expected_days = np.ceil(ref / 24).clip(1, 120)
-        start = np.nan_to_num(day, nan=0).astype(np.int64)
+        start = _day_numbers(day)
         end = start + expected_days.astype(np.int64) + 1
-        dest = frame["destination_country"].to_numpy(dtype=object)
-        origin = frame["origin_country"].to_numpy(dtype=object)
+        dest, origin = cols["destination_country"], cols["origin_country"]
         business = self.calendar_.business_days_between(dest, start, end)
         return {
             "history_reference_hours": ref,
@@ -234,16 +254,13 @@ class FeatureBuilder:
 
     @staticmethod
     def _weather(
-        frame: pd.DataFrame, day: np.ndarray, expected_days: np.ndarray, weather: pd.DataFrame | None
+        cols: Columns, day: np.ndarray, expected_days: np.ndarray, weather: pd.DataFrame | None
     ) -> dict[str, np.ndarray]:
         """Origin weather on the creation day and destination weather on the expected arrival day."""
         out: dict[str, np.ndarray] = {}
         if weather is None or weather.empty:
-            return {
-                f"{side}_{k}": np.full(len(frame), np.nan)
-                for side in ("origin", "destination")
-                for k in WEATHER_FIELDS
-            }
+            sides = ("origin", "destination")
+            return {f"{side}_{k}": np.full(len(day), np.nan) for side in sides for k in WEATHER_FIELDS}
         w = (
             weather.assign(
                 _day=(pd.to_datetime(weather["date"]) - pd.Timestamp("1970-01-01")).dt.days,
@@ -255,9 +272,9 @@ class FeatureBuilder:
         for side, when in (("origin", day), ("destination", day + expected_days)):
             idx = pd.MultiIndex.from_arrays(
                 [
-                    frame[f"{side}_country"].astype(str).to_numpy(),
-                    frame[f"{side}_region"].fillna("").astype(str).to_numpy(),
-                    np.nan_to_num(when, nan=0).astype(np.int64),
+                    _objects([str(v) for v in cols[f"{side}_country"]]),
+                    _objects(["" if v is None else str(v) for v in cols[f"{side}_region"]]),
+                    _day_numbers(when),
                 ]
             )
             joined = w.reindex(idx)

@@ -10,6 +10,8 @@ import datetime as dt
 import holidays
 import numpy as np
 
+from features.bycountry import ByCountry
+
 EPOCH = dt.date(1970, 1, 1)
 NO_HOLIDAY_HORIZON = 60  # "days to next holiday" is capped here
 
@@ -41,46 +43,53 @@ class HolidayCalendar:
             self._days[country] = np.asarray(days, dtype=np.int64)
         return self._days[country]
 
-    def _by_country(self, countries: np.ndarray, days: np.ndarray, fn) -> np.ndarray:  # type: ignore[no-untyped-def]
-        out = np.zeros(len(days), dtype=np.int64)
-        for country in np.unique(countries):
-            mask = countries == country
-            out[mask] = fn(self.holiday_days(str(country)), days[mask])
-        return out
+    def _tables(self, countries: np.ndarray) -> tuple[ByCountry, ByCountry, np.ndarray]:
+        """All holidays and the Monday–Friday ones, by country, and each row's segment in them."""
+        tables = self.__dict__.get("_segments")
+        rows = tables[0].rows(countries) if tables is not None else None
+        if tables is None or rows is None:  # a country not asked about before: rebuild (rare)
+            names = {*self._days, *(str(c) for c in distinct(countries))}
+            days = {c: self.holiday_days(c) for c in sorted(names)}
+            weekdays = {c: h[weekday(h) < 5] for c, h in days.items()}
+            tables = self.__dict__["_segments"] = (ByCountry(days), ByCountry(weekdays))
+            rows = tables[0].rows(countries)
+        return tables[0], tables[1], rows  # type: ignore[return-value]
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_segments"}  # a cache, rebuilt on use
 
     def is_holiday(self, countries: np.ndarray, days: np.ndarray) -> np.ndarray:
-        return self._by_country(countries, days, lambda h, d: np.isin(d, h)).astype(bool)
+        table, _, rows = self._tables(countries)
+        key = table.key(rows, np.asarray(days, dtype=np.int64))
+        return table.keys[np.searchsorted(table.keys, key)] == key
 
     def days_to_next_holiday(self, countries: np.ndarray, days: np.ndarray) -> np.ndarray:
-        def fn(h: np.ndarray, d: np.ndarray) -> np.ndarray:
-            if len(h) == 0:
-                return np.full(len(d), NO_HOLIDAY_HORIZON)
-            idx = np.searchsorted(h, d, side="left")
-            nxt = np.where(idx < len(h), h[np.minimum(idx, len(h) - 1)], d + NO_HOLIDAY_HORIZON)
-            return np.minimum(nxt - d, NO_HOLIDAY_HORIZON)
-
-        return self._by_country(countries, days, fn)
+        table, _, rows = self._tables(countries)
+        key = table.key(rows, np.asarray(days, dtype=np.int64))
+        nxt = table.keys[np.searchsorted(table.keys, key, side="left")]
+        found = nxt < table.segment_end(rows)  # the next holiday is in the row's own country
+        return np.where(found, np.minimum(nxt - key, NO_HOLIDAY_HORIZON), NO_HOLIDAY_HORIZON)
 
     def holidays_between(self, countries: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Holidays on days start <= day < end, per row."""
-        out = np.zeros(len(start), dtype=np.int64)
-        for country in np.unique(countries):
-            mask = countries == country
-            h = self.holiday_days(str(country))
-            out[mask] = np.searchsorted(h, end[mask]) - np.searchsorted(h, start[mask])
-        return out
+        table, _, rows = self._tables(countries)
+        return _count(table, rows, np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64))
 
     def business_days_between(self, countries: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Monday–Friday days in [start, end) that are not public holidays."""
         start, end = np.asarray(start, dtype=np.int64), np.maximum(np.asarray(end, dtype=np.int64), start)
-        weekdays = _weekdays_before(end) - _weekdays_before(start)
-        out = weekdays.copy()
-        for country in np.unique(countries):
-            mask = countries == country
-            h = self.holiday_days(str(country))
-            h = h[weekday(h) < 5]
-            out[mask] -= np.searchsorted(h, end[mask]) - np.searchsorted(h, start[mask])
-        return out
+        _, weekday_holidays, rows = self._tables(countries)
+        return _weekdays_before(end) - _weekdays_before(start) - _count(weekday_holidays, rows, start, end)
+
+
+def _count(table: ByCountry, rows: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    keys = table.keys
+    return np.searchsorted(keys, table.key(rows, end)) - np.searchsorted(keys, table.key(rows, start))
+
+
+def distinct(values: np.ndarray) -> list:
+    """The distinct values of an array (strings too) in order of first appearance; cheap for a single row."""
+    return list(dict.fromkeys(np.asarray(values).tolist()))
 
 
 def _weekdays_before(days: np.ndarray) -> np.ndarray:

@@ -142,6 +142,19 @@ def to_utc(values: pd.Series) -> pd.Series:
     return out.astype(UTC_TS)
 
 
+def text_value(value: object) -> str | None:
+    """One text cell as `_conform` leaves it: stripped, empty as missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value).strip() or None
+
+
+def country_code(value: object) -> str:
+    """One country cell as `validate_shipments` leaves it: upper-case, `ZZ` when unknown."""
+    text = text_value(value)
+    return text.upper() if text is not None else UNKNOWN_COUNTRY
+
+
 def _conform(df: pd.DataFrame, columns: dict[str, str], keep_prefix: str | None = None) -> pd.DataFrame:
     """Add missing contract columns as nulls; cast each to its contract dtype (contract order first)."""
     out = pd.DataFrame(index=df.index)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import HolidayCalendar, day_number, weekday
-from features.geo import country_timezone
+from features.columns import column_array
+from features.localtime import local_days
 
 MIN_WEEKDAY_SHARE = (
     0.005  # a weekday on which a carrier made fewer deliveries than this is not a delivery day
@@ -19,12 +20,8 @@ MAX_SHIFT_DAYS = 14
 
 def local_dates(stamps: pd.Series, countries: pd.Series) -> pd.Series:
     """The calendar date of each UTC timestamp in its country's time zone."""
-    out = pd.Series(pd.NaT, index=stamps.index, dtype="datetime64[s]")
-    for country in countries.unique():
-        mask = (countries == country).to_numpy()
-        local = stamps[mask].dt.tz_convert(country_timezone(str(country)))
-        out[mask] = local.dt.tz_localize(None).dt.normalize().to_numpy()
-    return out.dt.date
+    days = local_days(column_array(stamps), countries.to_numpy(dtype=object))
+    return pd.Series(days.astype("datetime64[s]"), index=stamps.index).dt.date
 
 
 def learn_delivery_weekdays(delivered_at: pd.Series, countries: pd.Series, carriers: pd.Series) -> dict:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -28,12 +28,14 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def crosses_customs(origin: pd.Series, destination: pd.Series) -> np.ndarray:
+def crosses_customs(origin: Sequence[str], destination: Sequence[str]) -> np.ndarray:
     """Cross-border shipments that are not both inside the customs union (unknown countries: not known)."""
-    o, d = origin.to_numpy(dtype=object), destination.to_numpy(dtype=object)
-    union = np.isin(o, list(CUSTOMS_UNION)) & np.isin(d, list(CUSTOMS_UNION))
-    known = (o != "ZZ") & (d != "ZZ")
-    return known & (o != d) & ~union
+    pairs = zip(origin, destination, strict=True)
+    return np.fromiter(
+        (o != d and "ZZ" not in (o, d) and not (o in CUSTOMS_UNION and d in CUSTOMS_UNION) for o, d in pairs),
+        dtype=bool,
+        count=len(origin),
+    )
 
 
 @cache

@@ -52,14 +52,22 @@ class GroupSnapshot:
     on_time: np.ndarray  # (groups,) of which on time
     volume: np.ndarray  # (groups,) shipments created in the last 28 days
 
-    def counts(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The snapshot's window counts for each row's group (zeros for a group never seen)."""
-        if not self.keys:
-            return empty_counts(len(keys))
+    def stats(self, keys: np.ndarray) -> np.ndarray:
+        """The history features (columns in `STATS` order) of each row's group; those of an empty history for
+        a group never seen. Read from a per-group table computed once, so one row costs a look-up."""
+        table = self.__dict__.get("_table")
+        if table is None:
+            counts = [
+                np.concatenate([a, np.zeros((1, *a.shape[1:]), a.dtype)])
+                for a in (self.hist, self.promised, self.on_time, self.volume)
+            ]
+            stats = stats_from_counts(*counts)
+            table = self.__dict__["_table"] = np.column_stack([np.asarray(stats[s], float) for s in STATS])
         g = np.fromiter((self.keys.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        known, gi = g >= 0, np.maximum(g, 0)
-        per_group = (np.where(known, a[gi], 0) for a in (self.promised, self.on_time, self.volume))
-        return np.where(known[:, None], self.hist[gi], 0), *per_group
+        return table[g]  # -1, a group never seen, is the empty history's row
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_table"}  # a cache, rebuilt after loading
 
 
 def empty_counts(n: int) -> tuple[np.ndarray, ...]:

@@ -1,0 +1,205 @@
+"""UTC instants and local wall-clock time, as arrays.
+
+Each zone's UTC offsets are read from `zoneinfo` once into a table of transition instants (probed every
+half day, each change refined to the second by bisection), so the local time of any number of instants, one
+checkout request or a million rows, is one `searchsorted`: exact and fast at both sizes. A zone's table
+covers a span of years around the instants asked about and is rebuilt wider when an instant falls outside.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from features.bycountry import ByCountry
+from features.geo import country_timezone
+
+NS = 1_000_000_000
+DAY = 86_400
+HALF_DAY = DAY // 2
+PAD_YEARS = 5  # a table covers the years asked about, this many either side
+FIRST_YEAR, LAST_YEAR = 1600, 2300  # beyond every datetime64[ns] instant, within the reach of `ByCountry`
+NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class OffsetTable:
+    """UTC offsets of one zone for instants in [start, end) (UTC seconds)."""
+
+    start: int
+    end: int
+    instants: np.ndarray  # int64 UTC seconds from which each offset holds; instants[0] == start
+    offsets: np.ndarray  # int64 seconds east of UTC
+
+
+def _offset(tz: zoneinfo.ZoneInfo, second: int) -> int:
+    delta = dt.datetime.fromtimestamp(second, tz).utcoffset()
+    return int(delta.total_seconds()) if delta is not None else 0
+
+
+def _first_change(tz: zoneinfo.ZoneInfo, lo: int, hi: int, before: int) -> int:
+    """The first second in (lo, hi] whose offset differs from `before` (the offset at lo)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(tz, mid) == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _year_start(year: int) -> int:
+    return int((dt.datetime(year, 1, 1, tzinfo=dt.UTC) - EPOCH).total_seconds())
+
+
+def _year_of(second: int) -> int:
+    return (EPOCH + dt.timedelta(seconds=second)).year
+
+
+@lru_cache(maxsize=1024)
+def build_table(zone: str, first_year: int, last_year: int) -> OffsetTable:
+    """The zone's offsets for whole years first_year … last_year."""
+    tz = zoneinfo.ZoneInfo(zone)
+    start, end = _year_start(first_year), _year_start(last_year + 1)
+    instants, offsets = [start], [_offset(tz, start)]
+    previous = start
+    for probe in range(start + HALF_DAY, end + HALF_DAY, HALF_DAY):
+        now = _offset(tz, probe)
+        if now != offsets[-1]:
+            instants.append(_first_change(tz, previous, probe, offsets[-1]))
+            offsets.append(now)
+        previous = probe
+    return OffsetTable(start, end, np.array(instants, dtype=np.int64), np.array(offsets, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Every country's offset table over one span of years, as one searchable array."""
+
+    first_year: int
+    last_year: int
+    instants: ByCountry
+    offsets: np.ndarray  # aligned with instants.keys
+
+    def covers(self, lo: int, hi: int) -> bool:
+        return _year_start(self.first_year) <= lo and hi < _year_start(self.last_year + 1)
+
+
+_CLOCK: dict[str, Clock] = {}  # the current clock: a cache of the zone data, replaced whole when it grows
+
+
+def _clock(countries: np.ndarray, lo: int, hi: int) -> tuple[Clock, np.ndarray]:
+    clock = _CLOCK.get("clock")
+    rows = clock.instants.rows(countries) if clock is not None else None
+    if clock is None or rows is None or not clock.covers(lo, hi):
+        names = {str(c) for c in dict.fromkeys(countries.tolist())}
+        first = max(_year_of(lo) - PAD_YEARS, FIRST_YEAR)
+        last = min(_year_of(hi) + PAD_YEARS, LAST_YEAR)
+        if clock is not None:
+            names |= set(clock.instants.index)
+            first, last = min(first, clock.first_year), max(last, clock.last_year)
+        tables = {c: build_table(country_timezone(c), first, last) for c in sorted(names)}
+        instants = ByCountry({c: t.instants for c, t in tables.items()})
+        offsets = np.concatenate([*(t.offsets for t in tables.values()), [0]])
+        clock = _CLOCK["clock"] = Clock(first, last, instants, offsets)
+        rows = clock.instants.rows(countries)
+    return clock, rows  # type: ignore[return-value]
+
+
+def utc_offsets(countries: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Seconds east of UTC in force in each row's country at each UTC second (int64 array)."""
+    seconds = np.asarray(seconds, dtype=np.int64)
+    if len(seconds) == 0:
+        return np.zeros(0, dtype=np.int64)
+    clock, rows = _clock(np.asarray(countries, dtype=object), int(seconds.min()), int(seconds.max()))
+    keys = clock.instants.keys
+    return clock.offsets[np.searchsorted(keys, clock.instants.key(rows, seconds), side="right") - 1]
+
+
+def utc_seconds(instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole UTC seconds (floored) of datetime64 instants, and where they are known (not NaT)."""
+    ns = np.asarray(instants, dtype="datetime64[ns]").view(np.int64)
+    known = ns != NAT
+    return np.where(known, ns // NS, 0), known
+
+
+def local_seconds(instants: np.ndarray, countries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local wall-clock time (seconds since 1970-01-01 as if local were UTC) of datetime64 UTC instants in
+    each row's country; and where the instant is known."""
+    seconds, known = utc_seconds(instants)
+    offsets = np.zeros(len(seconds), dtype=np.int64)
+    offsets[known] = utc_offsets(np.asarray(countries, dtype=object)[known], seconds[known])
+    return seconds + offsets, known
+
+
+def utc_of_local(local: np.ndarray, countries: np.ndarray) -> np.ndarray:
+    """UTC seconds of local wall-clock seconds in each row's country (times that exist once locally)."""
+    local = np.asarray(local, dtype=np.int64)
+    guess = local - utc_offsets(countries, local)
+    return local - utc_offsets(countries, guess)
+
+
+@lru_cache(maxsize=1)
+def _day_table() -> tuple[int, np.ndarray, np.ndarray]:
+    """Month and day of year of every day from FIRST_YEAR to LAST_YEAR, by day number (from the first)."""
+    first, last = _year_start(FIRST_YEAR) // DAY, _year_start(LAST_YEAR + 1) // DAY
+    days = np.arange(first, last).astype("datetime64[D]")
+    month = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    doy = (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
+    return first, month.astype(np.float64), doy.astype(np.float64)
+
+
+def local_date_parts(local: np.ndarray, known: np.ndarray) -> dict[str, np.ndarray]:
+    """Day number, hour (with minutes as a fraction), day of year and month of local wall-clock seconds (float
+    arrays, NaN where unknown)."""
+    day, second_of_day = np.divmod(local, DAY)
+    first, month, doy = _day_table()
+    i = np.where(known, day - first, 0)
+    hour = second_of_day // 3600 + (second_of_day % 3600 // 60) / 60
+    nan = np.float64(np.nan)
+    return {
+        "day": np.where(known, day, nan),
+        "hour": np.where(known, hour, nan),
+        "doy": np.where(known, doy[i], nan),
+        "month": np.where(known, month[i], nan),
+    }
+
+
+def local_days(instants: np.ndarray, countries: np.ndarray) -> np.ndarray:
+    """Local calendar dates (datetime64[D], NaT where unknown) of UTC instants in each row's country."""
+    local, known = local_seconds(instants, countries)
+    return np.where(known, local // DAY, NAT).view("datetime64[D]")
+
+
+def hours_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Float hours from each datetime64 start to its end (NaN where either is NaT), as
+    `(end - start).dt.total_seconds() / 3600` gives them."""
+    a = np.asarray(start, dtype="datetime64[ns]").view(np.int64)
+    b = np.asarray(end, dtype="datetime64[ns]").view(np.int64)
+    seconds = (b - a) / NS
+    return np.where((a == NAT) | (b == NAT), np.nan, seconds) / 3600
+
+
+def add_hours(instants: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """datetime64[ns] instants moved by float hours, rounded to the second (half to even), NaT where either is
+    missing. The hours become nanoseconds as `pandas.to_timedelta(hours, unit="h")` makes them."""
+    hours = np.asarray(hours, dtype=np.float64)
+    ok = ~np.isnan(hours)
+    h = np.where(ok, hours, 0.0)
+    whole = h.astype(np.int64)
+    frac = np.round(h - whole, 12)
+    per_hour = 3600 * NS
+    delta = whole * per_hour + (frac * per_hour).astype(np.int64)
+    ns = np.asarray(instants, dtype="datetime64[ns]").view(np.int64)
+    total = ns + delta
+    q, r = np.divmod(total, NS)
+    up = (r > NS // 2) | ((r == NS // 2) & (q % 2 == 1))
+    rounded = (q + up) * NS
+    return np.where(ok & (ns != NAT), rounded, NAT).view("datetime64[ns]")
