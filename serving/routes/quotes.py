@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from serving.deps import MetricsDep, ModelDep, SettingsDep
+from serving.deps import MetricsDep, ModelDep, SessionDep, SettingsDep
+from serving.fallback import history_fallback
 from serving.quotes import QuoteRequest, QuoteResponse, quote
 from serving.security import Principal, Scope, require
 
@@ -20,10 +21,16 @@ def create_quotes(
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    session: SessionDep,
     _: Annotated[Principal, Depends(require(Scope.QUOTE))],
 ) -> QuoteResponse:
     """Plain `def`: the model runs in the thread pool, never on the event loop."""
-    answer = quote(model.bundle if model else None, body, dt.datetime.now(dt.UTC), settings.default_coverage)
+    now = dt.datetime.now(dt.UTC)
+
+    def fallback(shipments, coverage):  # type: ignore[no-untyped-def]
+        return history_fallback(session, shipments, coverage, now)
+
+    answer = quote(model.bundle if model else None, body, now, settings.default_coverage, fallback)
     for q in answer.quotes:
         q.model_version = model.version if model else None
         metrics.predictions.labels(source=q.prediction_source).inc()

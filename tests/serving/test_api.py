@@ -168,3 +168,31 @@ def test_without_a_model_quotes_abstain_with_a_reason(database_url: str, tmp_pat
     assert all(
         q["earliest_date"] is None and q["reason"] and q["prediction_source"] == "fallback" for q in quotes
     )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_without_a_model_quotes_come_from_delivered_history(database_url: str, tmp_path: Path) -> None:
+    app: FastAPI = create_app(Settings(database_url=database_url, model_uri=str(tmp_path / "none")))
+    with TestClient(app) as client, app.state.session_factory() as session:
+        from serving.security import create_key
+
+        headers = {"Authorization": f"Bearer {create_key(session, 't', ['admin'])}"}
+        now = pd.Timestamp.now(tz="UTC").floor("s")
+        for i in range(25):  # 25 deliveries on the lane, 40 to 64 hours each
+            created = now - pd.Timedelta(days=10)
+            body = shipment_body(f"h{i}", carrier="fast", created_at=created.isoformat(), promised_at=None)
+            client.post("/v1/shipments", json=body, headers=headers)
+            done = {
+                **event(i, "delivered"),
+                "occurred_at": (created + pd.Timedelta(hours=40 + i)).isoformat(),
+            }
+            client.post(f"/v1/shipments/h{i}/events", json={"events": [done]}, headers=headers)
+        asked = {**QUOTE, "created_at": now.isoformat()}
+        lane = client.post("/v1/quotes", json=asked, headers=headers).json()["quotes"][0]
+        elsewhere = {**asked, "destination": {"country": "FR", "region": "Z"},
+                     "options": [{"carrier": "nobody", "service": "x"}]}  # fmt: skip
+        unknown = client.post("/v1/quotes", json=elsewhere, headers=headers).json()["quotes"][0]
+    assert lane["prediction_source"] == "fallback" and lane["earliest_date"] is not None
+    hours = (pd.Timestamp(lane["window_end"]) - now).total_seconds() / 3600
+    assert 55 <= hours <= 64
+    assert unknown["earliest_date"] is None and unknown["reason"]
