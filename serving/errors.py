@@ -8,6 +8,7 @@ time without the request id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ def problem(
     detail: str | None = None,
     *,
     request_id: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
@@ -87,7 +88,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code in (204, 304) or exc.status_code < 200:
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    extra = {} if isinstance(exc.detail, str) or exc.detail is None else {"errors": exc.detail}
+    extra: dict[str, Any] = {} if detail or exc.detail is None else {"errors": exc.detail}
     return problem(exc.status_code, detail, request_id=request_id_of(request), headers=exc.headers, **extra)
 
 

@@ -30,10 +30,10 @@ def registry(
             assert log_bundle(tiny_bundle, tiny_history.test, "eta") == "models:/eta/1"
         client = MlflowClient()
         first = client.get_model_version("eta", "1")
-        client.create_model_version("eta", source=first.source, run_id=first.run_id)
+        client.create_model_version("eta", source=str(first.source), run_id=first.run_id)
         yield uri
     finally:
-        mlflow.set_tracking_uri(None)
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # back to the default; unsets the env var
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def test_cors_origins_may_be_a_json_list(monkeypatch: pytest.MonkeyPatch) -> Non
 )
 def test_invalid_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
-        Settings(**{field: value})
+        Settings.model_validate({field: value})
 
 
 def test_no_settings_object_exists_at_import() -> None:
