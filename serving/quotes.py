@@ -18,10 +18,16 @@ from features.bundle import ModelBundle
 from features.contract import validate_shipments
 from features.dates import DeliveryCalendar, local_dates
 from features.geo import country_timezone
+from serving.errors import ProblemError
+
+
+class InvalidQuote(ProblemError):
+    status = 422
+
 
 POLICIES = {"balanced": 0.8, "conservative": 0.95}
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=r"\S")]
 AttrValue = str | float | int | bool
 EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
@@ -141,7 +147,7 @@ def to_shipments(req: QuoteRequest, created_at: pd.Timestamp) -> pd.DataFrame:
         rows.append(row)
     checked = validate_shipments(pd.DataFrame(rows))
     if checked.n_rejected:
-        raise ValueError(f"invalid quote request: {checked.reasons}")
+        raise InvalidQuote(f"The request does not describe valid shipments: {checked.reasons}")
     return checked.valid
 
 
