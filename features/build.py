@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from features.calendar import HolidayCalendar, weekday
+from features.calendar import CountryDays, HolidayCalendar, weekday
 from features.columns import Columns, as_columns
 from features.dates import learn_delivery_weekdays
 from features.geo import crosses_customs, haversine_km
@@ -180,37 +180,49 @@ class FeatureBuilder:
         weather: pd.DataFrame | None,
     ) -> dict[str, np.ndarray]:
         n = len(base["_day"])
-        f = {f"cat_{col}": self._codes(col, base.get(col), n) for col in self.categorical_}
+        f = dict(zip((f"cat_{col}" for col in self.categorical_), self._codes(base, n), strict=True))
         day = base["_day"]
-        f.update(self._calendar(cols, base, day))
+        calendars = self.calendar_.at(cols["origin_country"]), self.calendar_.at(cols["destination_country"])
+        d = _day_numbers(day)
+        f.update(self._calendar(base, d, *calendars))
         f.update(self._geography(cols))
         f["weight_kg"] = np.asarray(cols["weight_kg"], dtype=np.float64)
         f["promised_hours"] = promised_hours(cols)
         for col in self.attr_numeric_:
             f[col] = _numbers(cols[col]) if col in cols else np.full(n, np.nan)
         for name in GROUPS:
-            for j, stat in enumerate(STATS):
-                f[f"{name}_{stat}"] = history[name][:, j]
-        f.update(self._expected_window(cols, day, f))
+            f.update(zip((f"{name}_{stat}" for stat in STATS), history[name].T, strict=True))
+        f.update(self._expected_window(d, f, *calendars))
         if self.use_weather_:
             f.update(self._weather(cols, day, f["expected_days"], weather))
         return f
 
-    def _codes(self, col: str, values: np.ndarray | None, n: int) -> np.ndarray:
-        """Category codes by a look-up of the learned levels; NaN for a level not seen in training."""
-        if values is None:
-            return np.full(n, np.nan)
-        index = self.__dict__.setdefault("_level_index", {})
-        if col not in index:
-            index[col] = {level: float(i) for i, level in enumerate(self.levels_[col])}
-        return np.fromiter((index[col].get(v, np.nan) for v in values), dtype=np.float64, count=n)
+    def _codes(self, base: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Category codes (one row per categorical column) by a look-up of the learned levels; NaN for a level
+        not seen in training or a column not given."""
+        index = self.__dict__.get("_level_index")
+        if index is None:
+            levels = {c: {v: float(i) for i, v in enumerate(self.levels_[c])} for c in self.categorical_}
+            index = self.__dict__["_level_index"] = levels
+        missing = [np.nan] * n
+        codes = [[index[c].get(v, np.nan) for v in base[c]] if c in base else missing for c in index]
+        return np.array(codes, dtype=np.float64).reshape(len(codes), n)
+
+    def column(self, name: str) -> int:
+        """Where a feature sits in the matrix."""
+        index = self.__dict__.get("_column_index")
+        if index is None:
+            index = self.__dict__["_column_index"] = {c: j for j, c in enumerate(self.feature_names_)}
+        return index[name]
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_level_index"}  # a cache, rebuilt on use
+        caches = ("_level_index", "_column_index")  # rebuilt on use
+        return {k: v for k, v in self.__dict__.items() if k not in caches}
 
-    def _calendar(self, cols: Columns, base: dict[str, np.ndarray], day: np.ndarray) -> dict[str, np.ndarray]:
-        d = _day_numbers(day)
-        origin, dest = cols["origin_country"], cols["destination_country"]
+    @staticmethod
+    def _calendar(
+        base: dict[str, np.ndarray], d: np.ndarray, origin: CountryDays, dest: CountryDays
+    ) -> dict[str, np.ndarray]:
         doy = base["_doy"]
         return {
             "local_hour": base["_hour"],
@@ -218,9 +230,9 @@ class FeatureBuilder:
             "month": base["_month"],
             "day_of_year": doy,
             "peak_season": (doy >= PEAK_START_DOY).astype(float),
-            "origin_holiday": self.calendar_.is_holiday(origin, d).astype(float),
-            "destination_holiday": self.calendar_.is_holiday(dest, d).astype(float),
-            "days_to_destination_holiday": self.calendar_.days_to_next_holiday(dest, d).astype(float),
+            "origin_holiday": origin.is_holiday(d).astype(float),
+            "destination_holiday": dest.is_holiday(d).astype(float),
+            "days_to_destination_holiday": dest.days_to_next_holiday(d).astype(float),
         }
 
     @staticmethod
@@ -232,24 +244,25 @@ class FeatureBuilder:
         customs = crosses_customs(origin, dest).astype(float)
         return {"distance_km": distance, "cross_border": (origin != dest).astype(float), "customs": customs}
 
-    def _expected_window(self, cols: Columns, day: np.ndarray, f: dict) -> dict[str, np.ndarray]:
+    @staticmethod
+    def _expected_window(
+        start: np.ndarray, f: dict, origin: CountryDays, dest: CountryDays
+    ) -> dict[str, np.ndarray]:
         """Calendar of the days the shipment is expected to travel (from the lane or carrier median)."""
         ref = f["lane_p50"]
         for name in ("carrier_service_p50", "carrier_p50", "network_p50"):
             ref = np.where(np.isnan(ref), f[name], ref)
         ref = np.where(np.isnan(ref), 72.0, ref)  # before the first delivery there is no better prior
-        expected_days = np.ceil(ref / 24).clip(1, 120)
-        start = _day_numbers(day)
+        expected_days = np.minimum(np.maximum(np.ceil(ref / 24), 1), 120)
         end = start + expected_days.astype(np.int64) + 1
-        dest, origin = cols["destination_country"], cols["origin_country"]
-        business = self.calendar_.business_days_between(dest, start, end)
+        business = dest.business_days_between(start, end)
         return {
             "history_reference_hours": ref,
             "expected_days": expected_days,
             "business_days_in_window": business.astype(float),
             "non_business_days_in_window": (end - start - business).astype(float),
-            "destination_holidays_in_window": self.calendar_.holidays_between(dest, start, end).astype(float),
-            "origin_holidays_in_window": self.calendar_.holidays_between(origin, start, end).astype(float),
+            "destination_holidays_in_window": dest.holidays_between(start, end).astype(float),
+            "origin_holidays_in_window": origin.holidays_between(start, end).astype(float),
         }
 
     @staticmethod

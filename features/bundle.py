@@ -16,74 +16,38 @@ import numpy as np
 import pandas as pd
 
 from features.build import FeatureBuilder
+from features.columns import Columns, as_columns, n_rows
+from features.conformal import COVERAGE_GRID, ConformalOffsets
+from features.fastpredict import OneThreadPredictor
+from features.localtime import add_hours
 from features.progress import progress, status_segments
 
+__all__ = ["COVERAGE_GRID", "ConformalOffsets", "ModelBundle", "reference_hours", "segment_keys"]
+
 QUANTILES = (0.1, 0.5, 0.9)
-COVERAGE_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
 DEFAULT_COVERAGE = 0.8
-MIN_SEGMENT = 200  # calibration rows a segment needs for its own conformal offsets
 BUNDLE_FILE = "bundle.joblib"
+STAMPS = ("eta_p50", "window_start", "window_end", "eta_p10", "eta_p90")
+
+
+def _reference(promised: np.ndarray, history: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(promised), history, np.maximum(promised, 1.0))
 
 
 def reference_hours(X: pd.DataFrame) -> np.ndarray:
     """What the quantile models predict relative to: the shipment's own promise where it has one, else the
     lane/carrier history median. Learning the ratio lets the model start from the best baseline."""
     promised = X["promised_hours"].to_numpy(dtype=float)
-    history = X["history_reference_hours"].to_numpy(dtype=float)
-    return np.where(np.isnan(promised), history, np.maximum(promised, 1.0))
+    return _reference(promised, X["history_reference_hours"].to_numpy(dtype=float))
 
 
-def segment_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def segment_keys(data: pd.DataFrame | Columns) -> dict[str, np.ndarray]:
     """Conformal segments from finest to coarsest: carrier/service/cross-border, carrier, everything."""
-    carrier = frame["carrier"].astype(str).str.lower()
-    cross = np.where(frame["origin_country"] != frame["destination_country"], "x", "d")
-    fine = carrier + "/" + frame["service"].astype(str).str.lower() + "/" + cross
-    return {"segment": fine.to_numpy(dtype=object), "carrier": carrier.to_numpy(dtype=object)}
-
-
-@dataclass
-class ConformalOffsets:
-    """Split-conformal (CQR) offsets on the log-hours scale, per segment, for every coverage on the grid."""
-
-    by_level: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    overall: np.ndarray = field(default_factory=lambda: np.zeros(len(COVERAGE_GRID)))
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @staticmethod
-    def grid(scores: np.ndarray) -> np.ndarray:
-        """Finite-sample conformal quantile of the scores at each coverage on the grid."""
-        s = np.sort(scores)
-        n = len(s)
-        ranks = np.minimum(np.ceil((n + 1) * COVERAGE_GRID).astype(int), n) - 1
-        return s[ranks]
-
-    @classmethod
-    def fit(cls, scores: np.ndarray, segments: dict[str, np.ndarray]) -> ConformalOffsets:
-        out = cls(overall=cls.grid(scores), counts={"overall": len(scores)})
-        for level, keys in segments.items():
-            out.by_level[level] = {}
-            for key in np.unique(keys):
-                mask = keys == key
-                if mask.sum() >= MIN_SEGMENT:
-                    out.by_level[level][str(key)] = cls.grid(scores[mask])
-                    out.counts[f"{level}={key}"] = int(mask.sum())
-        return out
-
-    def offsets(self, segments: dict[str, np.ndarray], coverage: np.ndarray) -> np.ndarray:
-        """Offset per row: the finest segment that had enough calibration data, else the overall one."""
-        n = len(coverage)
-        table = np.tile(self.overall, (n, 1))
-        filled = np.zeros(n, dtype=bool)
-        for level, keys in segments.items():  # finest first
-            for key, grid in self.by_level.get(level, {}).items():
-                rows = (keys == key) & ~filled
-                table[rows] = grid
-                filled |= rows
-        pos = np.interp(coverage, COVERAGE_GRID, np.arange(len(COVERAGE_GRID), dtype=float))
-        i0 = np.floor(pos).astype(int)
-        i1 = np.minimum(i0 + 1, len(COVERAGE_GRID) - 1)
-        w, r = pos - i0, np.arange(n)
-        return table[r, i0] * (1 - w) + table[r, i1] * w
+    c = as_columns(data)
+    carrier = [str(v).lower() for v in c["carrier"]]
+    rows = zip(carrier, c["service"], c["origin_country"], c["destination_country"], strict=True)
+    fine = [f"{k}/{str(s).lower()}/{'x' if o != d else 'd'}" for k, s, o, d in rows]
+    return {"segment": np.array(fine, dtype=object), "carrier": np.array(carrier, dtype=object)}
 
 
 @dataclass
@@ -122,62 +86,74 @@ class ModelBundle:
         return bundle
 
     # ---- prediction ---------------------------------------------------------------------------------
-    def predict_matrix(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Raw, sorted quantiles (hours) and the calibrated late probability for a feature matrix."""
-        out: dict[str, np.ndarray] = {}
-        if self.quantile_models is not None:
-            ratios = np.column_stack([self.quantile_models[q].predict(X, num_threads=1) for q in QUANTILES])
-            logs = np.sort(ratios * self.shrink, axis=1) + np.log(reference_hours(X))[:, None]  # never cross
-            for j, q in enumerate(QUANTILES):
-                out[f"log_q{int(q * 100)}"] = logs[:, j]
-        if self.late_model is not None and self.late_calibration is not None:
-            raw = self.late_model.predict(X, num_threads=1)
-            p = np.interp(raw, *self.late_calibration)
-            if self.late_needs_promise:
-                p = np.where(np.isnan(X["promised_hours"].to_numpy()), np.nan, p)
-            out["p_late"] = p
-        return out
+    def predict_columns(
+        self,
+        shipments: pd.DataFrame | Columns,
+        coverage: float = DEFAULT_COVERAGE,
+        weather: pd.DataFrame | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The `predictions.parquet` columns (plus the raw P10/P90) as arrays, timestamps as datetime64[ns] in
+        UTC: the code behind `predict`, for plain columns (a checkout request) as for a frame of shipments."""
+        cols = as_columns(shipments)
+        X = self.features.matrix(cols, weather)
+        raw = self.predict_matrix(X)
+        n = len(X)
+        lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage))
+        fb = self._fallback_quantiles(X)
+        use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
+        lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
+        missing = np.full(n, np.nan)
+        raw_q = [np.exp(raw[k]) if k in raw else missing for k in ("log_q10", "log_q90")]
+        stamps = add_hours(cols["created_at"], np.array([p50, lo, hi, *raw_q]))  # to the second
+        return {
+            "shipment_id": cols["shipment_id"],
+            **dict(zip(("eta_p50", "window_start", "window_end"), stamps[:3], strict=True)),
+            "coverage": np.full(n, coverage),
+            "p_late": raw.get("p_late", missing),
+            "prediction_source": np.where(use_fb, "fallback", "model"),  # a fallback without history abstains
+            "eta_p10": stamps[3],
+            "eta_p90": stamps[4],
+            "model_version": np.full(n, str(self.metadata.get("version", "")), dtype=object),
+        }
 
     def predict(
         self, shipments: pd.DataFrame, coverage: float = DEFAULT_COVERAGE, weather: pd.DataFrame | None = None
     ) -> pd.DataFrame:
         """One row per shipment in the `predictions.parquet` contract (plus the raw P10/P90)."""
-        X = self.features.transform(shipments, weather)
-        raw = self.predict_matrix(X)
-        created = shipments["created_at"]
-        out = pd.DataFrame({"shipment_id": shipments["shipment_id"].to_numpy()}, index=shipments.index)
-        cov = np.full(len(X), coverage)
-        lo, p50, hi = self._model_quantiles(raw, shipments, cov)
-        fb = self._fallback_quantiles(X, coverage)
-        use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
-        lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
-        source = np.where(use_fb, "fallback", "model")  # a fallback without history abstains: no dates
+        out = pd.DataFrame(self.predict_columns(shipments, coverage, weather))
+        for col in STAMPS:
+            out[col] = out[col].dt.tz_localize("UTC")
+        return out
 
-        def stamp(hours: np.ndarray) -> pd.Series:  # to the second: ETAs carry no finer meaning
-            return (created + pd.to_timedelta(hours, unit="h")).dt.round("s")
-
-        out["eta_p50"] = stamp(p50)
-        out["window_start"] = stamp(lo)
-        out["window_end"] = stamp(hi)
-        out["coverage"] = coverage
-        out["p_late"] = raw.get("p_late", np.full(len(X), np.nan))
-        out["prediction_source"] = source
-        out["eta_p10"] = stamp(np.exp(raw["log_q10"])) if "log_q10" in raw else pd.NaT
-        out["eta_p90"] = stamp(np.exp(raw["log_q90"])) if "log_q90" in raw else pd.NaT
-        out["model_version"] = str(self.metadata.get("version", ""))
-        return out.reset_index(drop=True)
+    def predict_matrix(self, X: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
+        """Raw, sorted quantiles (hours) and the calibrated late probability for a feature matrix (columns in
+        `features.feature_names_` order), each model on one thread."""
+        x = X.to_numpy(dtype=np.float64) if isinstance(X, pd.DataFrame) else X
+        out: dict[str, np.ndarray] = {}
+        if self.quantile_models is not None:
+            ratios = np.column_stack([self._predictor(q).predict(x) for q in QUANTILES])
+            ref = _reference(self._feature(x, "promised_hours"), self._feature(x, "history_reference_hours"))
+            logs = np.sort(ratios * self.shrink, axis=1) + np.log(ref)[:, None]  # never cross
+            for j, q in enumerate(QUANTILES):
+                out[f"log_q{int(q * 100)}"] = logs[:, j]
+        if self.late_model is not None and self.late_calibration is not None:
+            p = np.interp(self._predictor("late").predict(x), *self.late_calibration)
+            if self.late_needs_promise:
+                p = np.where(np.isnan(self._feature(x, "promised_hours")), np.nan, p)
+            out["p_late"] = p
+        return out
 
     def probability_within(
-        self, shipments: pd.DataFrame, hours: np.ndarray, weather: pd.DataFrame | None = None
+        self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None
     ) -> np.ndarray:
         """P(transit <= hours) per shipment, read off the calibrated windows at every coverage on the grid
         (window ends at coverage c are the (1 ± c)/2 quantiles); NaN without a transit model."""
-        raw = self.predict_matrix(self.features.transform(shipments, weather))
+        cols = as_columns(shipments)
+        raw = self.predict_matrix(self.features.matrix(cols, weather))
+        n = n_rows(cols)
         if "log_q50" not in raw or self.conformal is None:
-            return np.full(len(shipments), np.nan)
-        segments = segment_keys(shipments)
-        n = len(shipments)
-        offsets = np.column_stack([self.conformal.offsets(segments, np.full(n, c)) for c in COVERAGE_GRID])
+            return np.full(n, np.nan)
+        offsets = self.conformal.grids(segment_keys(cols), n)
         xs = np.hstack(
             [raw["log_q10"][:, None] - offsets, raw["log_q50"][:, None], raw["log_q90"][:, None] + offsets]
         )
@@ -187,27 +163,41 @@ class ModelBundle:
         return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
 
     def _model_quantiles(
-        self, raw: dict[str, np.ndarray], shipments: pd.DataFrame, coverage: np.ndarray
+        self, raw: dict[str, np.ndarray], cols: Columns, coverage: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(coverage)
         if "log_q50" not in raw or self.conformal is None:
             return (np.full(n, np.nan),) * 3
-        q = self.conformal.offsets(segment_keys(shipments), coverage)
+        q = self.conformal.offsets(segment_keys(cols), coverage)
         return np.exp(raw["log_q10"] - q), np.exp(raw["log_q50"]), np.exp(raw["log_q90"] + q)
 
-    @staticmethod
-    def _fallback_quantiles(X: pd.DataFrame, coverage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _fallback_quantiles(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lane, then carrier/service, then carrier history quantiles; NaN (abstain) when none has data.
 
         The history keeps P10/P50/P90, so the fallback window is the P10–P90 range at any coverage asked.
         """
-        lo, mid, hi = (np.full(len(X), np.nan) for _ in range(3))
-        for group in ("lane", "carrier_service", "carrier"):
-            enough = np.isnan(mid) & (X[f"{group}_n"].to_numpy() >= 20)
-            lo = np.where(enough, X[f"{group}_p10"], lo)
-            mid = np.where(enough, X[f"{group}_p50"], mid)
-            hi = np.where(enough, X[f"{group}_p90"], hi)
+        groups = ("lane", "carrier_service", "carrier")
+        names = [f"{g}_{stat}" for stat in ("n", "p10", "p50", "p90") for g in groups]
+        values = X[:, [self.features.column(c) for c in names]].reshape(len(X), 4, len(groups))
+        enough = (values[:, 0] >= 20) & ~np.isnan(values[:, 2])  # rows x groups
+        first = np.argmax(enough, axis=1)  # the first group with enough history
+        picked = values[np.arange(len(X)), 1:, first]  # rows x (p10, p50, p90)
+        lo, mid, hi = np.where(enough.any(axis=1)[:, None], picked, np.nan).T
         return lo, mid, hi
+
+    def _feature(self, X: np.ndarray, name: str) -> np.ndarray:
+        return X[:, self.features.column(name)]
+
+    def _predictor(self, model: float | str) -> OneThreadPredictor:
+        """A model's one-thread predictor, made on first use and kept out of the pickled bundle."""
+        booster = self.late_model if model == "late" else self.quantile_models[model]  # type: ignore[index]
+        cache: dict = self.__dict__.setdefault("_predictors", {})
+        if model not in cache or cache[model].booster is not booster:
+            cache[model] = OneThreadPredictor(booster)  # type: ignore[arg-type]
+        return cache[model]
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_predictors"}
 
     def predict_progress(
         self,

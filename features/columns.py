@@ -8,13 +8,16 @@ code then runs unchanged for a million rows or a single request, without a DataF
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from features.contract import SHIPMENT_COLUMNS, UTC_TS, country_code, text_value
+from features.contract import SHIPMENT_COLUMNS, UNKNOWN_COUNTRY, UTC_TS, country_code, text_value
 
 Columns = Mapping[str, np.ndarray]
+NAT = np.iinfo(np.int64).min
+NS_TYPE = np.dtype("datetime64[ns]")
 COUNTRY_COLUMNS = ("origin_country", "destination_country")
 
 
@@ -78,12 +81,12 @@ def _attribute(values: Sequence[object]) -> np.ndarray:
     return np.array([None if v is None else v for v in values], dtype=object)
 
 
-def _contract_array(values: Sequence[object], dtype: str, country: bool) -> np.ndarray:
+def _given(values: Sequence[object], dtype: str, country: bool) -> np.ndarray:
     if dtype == UTC_TS:
+        if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # already instants (UTC)
+            return values.astype(NS_TYPE)
         ns = [_instant_ns(v) for v in values]
-        return np.array([np.iinfo(np.int64).min if v is None else v for v in ns], dtype=np.int64).view(
-            "datetime64[ns]"
-        )
+        return np.array([NAT if v is None else v for v in ns], dtype=np.int64).view(NS_TYPE)
     if dtype in ("float64", "boolean"):
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)  # type: ignore[arg-type]
     if country:
@@ -91,13 +94,26 @@ def _contract_array(values: Sequence[object], dtype: str, country: bool) -> np.n
     return np.array([text_value(v) for v in values], dtype=object)
 
 
+@lru_cache(maxsize=64)
+def _empty(dtype: str, n: int, country: bool) -> np.ndarray:
+    """A column of n missing values (read-only: shared by every request of n shipments)."""
+    if dtype == UTC_TS:
+        out = np.full(n, NAT, dtype=np.int64).view(NS_TYPE)
+    elif dtype in ("float64", "boolean"):
+        out = np.full(n, np.nan)
+    else:
+        out = np.full(n, UNKNOWN_COUNTRY if country else None, dtype=object)
+    out.flags.writeable = False
+    return out
+
+
 def shipment_columns(values: Mapping[str, Sequence[object]], n: int) -> dict[str, np.ndarray]:
     """Already-checked values (e.g. from a request schema) as the columns `validate_shipments` and
     `column_array` give for the same shipments: every contract column (missing ones empty), plus `attr_*`."""
     out: dict[str, np.ndarray] = {}
     for col, dtype in SHIPMENT_COLUMNS.items():
-        given = values.get(col)
-        out[col] = _contract_array([None] * n if given is None else given, dtype, col in COUNTRY_COLUMNS)
+        given, country = values.get(col), col in COUNTRY_COLUMNS
+        out[col] = _empty(dtype, n, country) if given is None else _given(given, dtype, country)
     for col, given in values.items():
         if col.startswith("attr_"):
             out[col] = _attribute(given)

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features.calendar import HolidayCalendar, day_number, weekday
+from features.calendar import EPOCH, HolidayCalendar, day_number, weekday
 from features.columns import column_array
 from features.localtime import local_days
 
@@ -43,16 +43,24 @@ class DeliveryCalendar:
         self.weekdays = weekdays
 
     def is_delivery_day(self, carrier: str, country: str, day: dt.date) -> bool:
-        allowed = self.weekdays.get(carrier, [0, 1, 2, 3, 4, 5])
-        n = np.array([day_number(day)])
-        return int(weekday(n)[0]) in allowed and not self.holidays.is_holiday(np.array([country]), n)[0]
+        return bool(self._delivery_days(carrier, country, np.array([day_number(day)]))[0])
 
     def shift(self, carrier: str, country: str, day: dt.date, forward: bool) -> dt.date:
         """The nearest delivery day on or after (forward) or on or before `day`."""
-        step = dt.timedelta(days=1 if forward else -1)
-        candidate = day
-        for _ in range(MAX_SHIFT_DAYS):
-            if self.is_delivery_day(carrier, country, candidate):
-                return candidate
-            candidate += step
-        return day
+        moved = self.shift_days(carrier, country, np.array([day_number(day)]), np.array([forward]))
+        return EPOCH + dt.timedelta(days=int(moved[0]))
+
+    def shift_days(self, carrier: str, country: str, days: np.ndarray, forward: np.ndarray) -> np.ndarray:
+        """`shift` for several day numbers at once (each with its own direction); a day with no delivery day
+        within MAX_SHIFT_DAYS stays where it is."""
+        steps = np.where(np.asarray(forward)[:, None], 1, -1) * np.arange(MAX_SHIFT_DAYS)
+        candidates = np.asarray(days, dtype=np.int64)[:, None] + steps
+        ok = self._delivery_days(carrier, country, candidates.ravel()).reshape(candidates.shape)
+        first = ok.argmax(axis=1)
+        return np.where(ok.any(axis=1), candidates[np.arange(len(candidates)), first], candidates[:, 0])
+
+    def _delivery_days(self, carrier: str, country: str, days: np.ndarray) -> np.ndarray:
+        allowed = np.zeros(7, dtype=bool)
+        allowed[self.weekdays.get(carrier, [0, 1, 2, 3, 4, 5])] = True
+        holiday = self.holidays.at(np.array([country], dtype=object)).is_holiday(days)  # broadcast
+        return allowed[weekday(days)] & ~holiday

@@ -1,13 +1,14 @@
 """Checkout quotes: a delivery window per shipping option, as timestamps and as local delivery dates.
 
-The request becomes shipments in the canonical contract and goes through the model bundle's `predict`, the
-same code `python -m training predict` runs, so the HTTP answer equals the offline prediction.
+The request becomes shipments in the canonical contract, as plain columns, and goes through the model
+bundle's `predict_columns`: the code behind `predict`, which `python -m training predict` runs, so the HTTP
+answer equals the offline prediction, without a DataFrame per request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
 import numpy as np
@@ -15,9 +16,12 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from features.bundle import ModelBundle
-from features.contract import validate_shipments
-from features.dates import DeliveryCalendar, local_dates
-from features.geo import country_timezone
+from features.calendar import EPOCH as CALENDAR_EPOCH
+from features.calendar import day_number
+from features.columns import Columns, FrameColumns, as_columns, column_array, shipment_columns
+from features.contract import to_utc, validate_shipments
+from features.dates import DeliveryCalendar
+from features.localtime import DAY, EPOCH, NS, hours_between, local_days, utc_of_local, utc_offsets
 from serving.errors import ProblemError
 
 
@@ -91,6 +95,8 @@ class QuoteRequest(BaseModel):
     def _one_coverage(self) -> QuoteRequest:
         if self.coverage is not None and self.policy is not None:
             raise ValueError("give either coverage or policy, not both")
+        if self.by_date is not None and not EARLIEST.date() <= self.by_date < LATEST.date():
+            raise ValueError("by_date must lie between 2000 and 2100")
         return self
 
     def resolved_coverage(self, default: float) -> float:
@@ -116,39 +122,65 @@ class QuoteResponse(BaseModel):
     quotes: list[Quote]
 
 
-def effective_start(created_at: pd.Timestamp, option: ShippingOption, origin_country: str) -> pd.Timestamp:
-    """Order time moved by the shop's own handling time and past its dispatch cut-off: an order after the
-    cut-off is treated as placed at the start of the next local day."""
-    start = created_at + pd.Timedelta(hours=option.handling_hours or 0)
-    if option.cutoff_local is not None:
-        local = start.tz_convert(country_timezone(origin_country))
-        if local.time() > option.cutoff_local:
-            start = (local.normalize() + pd.Timedelta(days=1)).tz_convert("UTC")
-    return start
+def _ns(moment: dt.datetime) -> int:
+    """Nanoseconds since 1970 (UTC) of an aware datetime or pandas Timestamp."""
+    return (moment - EPOCH) // dt.timedelta(microseconds=1) * 1000 + getattr(moment, "nanosecond", 0)
+
+
+def _time_ns(t: dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * NS + t.microsecond * 1000
+
+
+def effective_starts(req: QuoteRequest, created_at: dt.datetime) -> np.ndarray:
+    """Each option's order time moved by the shop's own handling time and past its dispatch cut-off: an order
+    after the cut-off is treated as placed at the start of the next local day (datetime64[ns], UTC)."""
+    handling = [pd.Timedelta(hours=o.handling_hours).value if o.handling_hours else 0 for o in req.options]
+    start = _ns(created_at) + np.array(handling, dtype=np.int64)
+    cutoffs = [o.cutoff_local for o in req.options]
+    if any(c is not None for c in cutoffs):
+        countries = np.full(len(start), req.origin.country, dtype=object)
+        local = start + utc_offsets(countries, start // NS) * NS
+        day, time_of_day = np.divmod(local, DAY * NS)
+        late = np.array(
+            [c is not None and t > _time_ns(c) for c, t in zip(cutoffs, time_of_day, strict=True)]
+        )
+        next_day = (utc_of_local(day * DAY, countries) + DAY) * NS  # local midnight, plus 24 hours
+        start = np.where(late, next_day, start)
+    return start.view("datetime64[ns]")
+
+
+def _request_values(req: QuoteRequest, created_at: dt.datetime) -> dict[str, list | np.ndarray]:
+    n = len(req.options)
+    places = (("origin", req.origin), ("destination", req.destination))
+    return {
+        "shipment_id": [f"quote-{i}" for i in range(n)],
+        "carrier": [o.carrier for o in req.options],
+        "service": [o.service for o in req.options],
+        "created_at": effective_starts(req, created_at),
+        "weight_kg": [req.weight_kg] * n,
+        **{
+            f"{side}_{k}": [getattr(place, k)] * n
+            for side, place in places
+            for k in ("country", "region", "lat", "lon")
+        },
+        **{f"attr_{k}": [v] * n for k, v in req.attributes.items()},
+    }
 
 
 def to_shipments(req: QuoteRequest, created_at: pd.Timestamp) -> pd.DataFrame:
     """One contract row per option (validated like any imported history)."""
-    rows = []
-    for i, option in enumerate(req.options):
-        row = {
-            "shipment_id": f"quote-{i}",
-            "carrier": option.carrier,
-            "service": option.service,
-            "created_at": effective_start(created_at, option, req.origin.country),
-            "weight_kg": req.weight_kg,
-            **{
-                f"{side}_{k}": getattr(place, k)
-                for side, place in (("origin", req.origin), ("destination", req.destination))
-                for k in ("country", "region", "lat", "lon")
-            },
-            **{f"attr_{k}": v for k, v in req.attributes.items()},
-        }
-        rows.append(row)
-    checked = validate_shipments(pd.DataFrame(rows))
+    values = _request_values(req, created_at)
+    checked = validate_shipments(
+        pd.DataFrame({**values, "created_at": to_utc(pd.Series(values["created_at"]))})
+    )
     if checked.n_rejected:
         raise InvalidQuote(f"The request does not describe valid shipments: {checked.reasons}")
     return checked.valid
+
+
+def request_columns(req: QuoteRequest, created_at: dt.datetime) -> dict[str, np.ndarray]:
+    """The same shipments as `to_shipments`, as plain columns: the schema has already checked every value."""
+    return shipment_columns(_request_values(req, created_at), len(req.options))
 
 
 def quote(
@@ -158,75 +190,98 @@ def quote(
     default_coverage: float,
     fallback: Callable[[pd.DataFrame, float], pd.DataFrame] | None = None,
 ) -> QuoteResponse:
-    created = pd.Timestamp(req.created_at or now).tz_convert("UTC")
-    shipments = to_shipments(req, created)
+    created = req.created_at or now
     coverage = req.resolved_coverage(default_coverage)
-    if bundle is not None:
-        pred = bundle.predict(shipments, coverage=coverage)
-    elif fallback is not None:
-        pred = fallback(shipments, coverage)
+    if bundle is None:
+        shipments = to_shipments(req, pd.Timestamp(created))
+        columns = FrameColumns(shipments)
+        pred = _without_model(shipments, coverage, fallback)
     else:
-        pred = pd.DataFrame(
-            {
-                "eta_p50": pd.NaT,
-                "window_start": pd.NaT,
-                "window_end": pd.NaT,
-                "prediction_source": "fallback",
-                "model_version": None,
-            },
-            index=shipments.index,
-        )
+        columns = request_columns(req, created)
+        pred = bundle.predict_columns(columns, coverage)
     p_by = None
     if req.by_date is not None and bundle is not None:
-        p_by = probability_by(bundle, shipments, req.by_date)
+        p_by = probability_by(bundle, columns, req.by_date)
     calendar = (
         DeliveryCalendar(bundle.features.calendar_, bundle.features.delivery_weekdays_) if bundle else None
     )
-    return QuoteResponse(quotes=[
-        _shape(shipments.iloc[i], pred.iloc[i], coverage, calendar, None if p_by is None else p_by[i])
-        for i in range(len(shipments))
-    ])  # fmt: skip
+    return QuoteResponse(quotes=_shape(columns, pred, coverage, calendar, p_by))
 
 
-def probability_by(bundle: ModelBundle, shipments: pd.DataFrame, by_date: dt.date) -> np.ndarray:
+def _without_model(
+    shipments: pd.DataFrame, coverage: float, fallback: Callable[[pd.DataFrame, float], pd.DataFrame] | None
+) -> dict[str, np.ndarray]:
+    """The fallback's answer (or an abstention for every option) as prediction columns."""
+    n = len(shipments)
+    if fallback is None:
+        nat = np.full(n, np.datetime64("NaT", "ns"))
+        return {
+            **{k: nat for k in ("eta_p50", "window_start", "window_end")},
+            "prediction_source": np.full(n, "fallback", dtype=object),
+            "model_version": np.full(n, None, dtype=object),
+        }
+    pred = fallback(shipments, coverage)
+    stamps = ("eta_p50", "window_start", "window_end")
+    return {
+        **{k: column_array(pd.to_datetime(pred[k], utc=True)) for k in stamps},
+        "prediction_source": pred["prediction_source"].to_numpy(dtype=object),
+        "model_version": pred["model_version"].to_numpy(dtype=object),
+    }
+
+
+def probability_by(bundle: ModelBundle, shipments: pd.DataFrame | Columns, by_date: dt.date) -> np.ndarray:
     """P(delivered before the end of `by_date` in the destination's local time)."""
-    tz = [country_timezone(c) for c in shipments["destination_country"]]
-    deadline = [pd.Timestamp(by_date + dt.timedelta(days=1), tz=z).tz_convert("UTC") for z in tz]
-    hours = np.array(
-        [(d - c).total_seconds() / 3600 for d, c in zip(deadline, shipments["created_at"], strict=True)]
-    )
-    p = bundle.probability_within(shipments, np.maximum(hours, 0))
+    cols = as_columns(shipments)
+    countries = cols["destination_country"]
+    midnight = np.full(len(countries), day_number(by_date + dt.timedelta(days=1)) * DAY)
+    deadline = (utc_of_local(midnight, countries) * NS).view("datetime64[ns]")
+    hours = hours_between(cols["created_at"], deadline)
+    p = bundle.probability_within(cols, np.maximum(hours, 0))
     return np.where(hours <= 0, 0.0, p)
 
 
+FORWARD_BACKWARD = np.array([True, True, False])  # window start, most likely day, window end
+
+
+def _utc(ns: np.datetime64) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=int(ns.astype(np.int64)) // 1000)
+
+
 def _shape(
-    shipment: pd.Series,
-    pred: pd.Series,
+    shipments: Columns,
+    pred: Mapping[str, np.ndarray],
     coverage: float,
     calendar: DeliveryCalendar | None,
-    p_by: float | None,
-) -> Quote:
-    if pd.isna(pred["eta_p50"]):
-        return Quote(
-            carrier=shipment["carrier"], service=shipment["service"], window_start=None, window_end=None,
-            earliest_date=None, latest_date=None, most_likely_date=None, coverage=coverage,
-            prediction_source="fallback", model_version=pred.get("model_version") or None,
-            reason="no model and no delivery history for this lane or carrier",
-        )  # fmt: skip
-    country = pd.Series([shipment["destination_country"]] * 3)
-    start, likely, end = local_dates(
-        pd.Series([pred["window_start"], pred["eta_p50"], pred["window_end"]]), country
-    )
-    if calendar is not None:
-        carrier, dest = str(shipment["carrier"]), str(shipment["destination_country"])
-        start = calendar.shift(carrier, dest, start, forward=True)
-        likely = calendar.shift(carrier, dest, likely, forward=True)
-        end = max(calendar.shift(carrier, dest, end, forward=False), start)
-        likely = min(max(likely, start), end)
-    return Quote(
-        carrier=shipment["carrier"], service=shipment["service"],
-        window_start=pred["window_start"].to_pydatetime(), window_end=pred["window_end"].to_pydatetime(),
-        earliest_date=start, latest_date=end, most_likely_date=likely, coverage=coverage,
-        p_on_time_by=None if p_by is None else float(p_by), prediction_source=pred["prediction_source"],
-        model_version=pred.get("model_version") or None,
-    )  # fmt: skip
+    p_by: np.ndarray | None,
+) -> list[Quote]:
+    """A quote per option: the window as timestamps and as local dates on the carrier's delivery days."""
+    n = len(pred["eta_p50"])
+    carriers, services = shipments["carrier"], shipments["service"]
+    countries = shipments["destination_country"]
+    stamps = np.concatenate([pred["window_start"], pred["eta_p50"], pred["window_end"]])
+    days = local_days(stamps, np.tile(countries, 3)).view(np.int64).reshape(3, n)
+    quotes = []
+    for i in range(n):
+        version = pred["model_version"][i] or None
+        if np.isnat(pred["eta_p50"][i]):
+            quotes.append(Quote(
+                carrier=carriers[i], service=services[i], window_start=None, window_end=None,
+                earliest_date=None, latest_date=None, most_likely_date=None, coverage=coverage,
+                prediction_source="fallback", model_version=version,
+                reason="no model and no delivery history for this lane or carrier",
+            ))  # fmt: skip
+            continue
+        start, likely, end = days[:, i]
+        if calendar is not None:  # onto delivery days: start and most likely forward, end backward
+            moved = calendar.shift_days(str(carriers[i]), str(countries[i]), days[:, i], FORWARD_BACKWARD)
+            start, likely, end = moved[0], moved[1], max(moved[2], moved[0])
+            likely = min(max(likely, start), end)
+        start, likely, end = (CALENDAR_EPOCH + dt.timedelta(days=int(d)) for d in (start, likely, end))
+        quotes.append(Quote(
+            carrier=carriers[i], service=services[i],
+            window_start=_utc(pred["window_start"][i]), window_end=_utc(pred["window_end"][i]),
+            earliest_date=start, latest_date=end, most_likely_date=likely, coverage=coverage,
+            p_on_time_by=None if p_by is None else float(p_by[i]),
+            prediction_source=str(pred["prediction_source"][i]), model_version=version,
+        ))  # fmt: skip
+    return quotes
