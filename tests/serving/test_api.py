@@ -196,3 +196,15 @@ def test_without_a_model_quotes_come_from_delivered_history(database_url: str, t
     hours = (pd.Timestamp(lane["window_end"]) - now).total_seconds() / 3600
     assert 55 <= hours <= 64
     assert unknown["earliest_date"] is None and unknown["reason"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"by_date": "4061-11-17"},
+        {"created_at": "1900-01-01T00:00:00Z"},
+        {"created_at": "2024-04-20T09:30:00"},
+    ],
+)
+def test_dates_outside_the_service_range_or_without_zone_are_422(client: TestClient, auth, change) -> None:
+    assert client.post("/v1/quotes", json={**QUOTE, **change}, headers=auth("quote")).status_code == 422
