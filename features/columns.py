@@ -65,7 +65,7 @@ def n_rows(columns: Columns) -> int:
 
 
 def _instant_ns(value: object) -> int | None:
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
     stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from features.bundle import ModelBundle
+from features.columns import shipment_columns
 from features.contract import validate_shipments
 from tests.factories import make_shipments
 from training.models import TrainConfig, fit_bundle
@@ -140,3 +141,40 @@ def test_stall_limits_come_from_past_scan_gaps_per_status() -> None:
 def _small_split() -> tuple[pd.DataFrame, pd.DataFrame]:
     split = time_split(make_shipments(1500, seed=8))
     return split.train, split.calibrate
+
+
+def request_values(row: pd.Series) -> dict[str, list]:
+    return {col: [None if pd.isna(value) else value] for col, value in row.items()}
+
+
+def test_one_shipment_as_plain_columns_gets_the_frame_prediction(fitted) -> None:
+    bundle, test = fitted
+    test = test.head(30)
+    offline = bundle.predict(test, coverage=0.9)
+    for i in range(len(test)):
+        single = bundle.predict_columns(shipment_columns(request_values(test.iloc[i]), 1), coverage=0.9)
+        for col in offline.columns:
+            expected = offline[col].to_numpy()[i]
+            got = single[col][0]
+            if col in ("eta_p50", "window_start", "window_end", "eta_p10", "eta_p90"):
+                got = pd.Timestamp(got, tz="UTC")
+            assert got == expected or (pd.isna(got) and pd.isna(expected)), col
+
+
+def test_models_predict_the_same_from_the_matrix_as_from_the_frame(fitted) -> None:
+    bundle, test = fitted
+    frame = bundle.features.transform(test)
+    matrix = bundle.features.matrix(test)
+    for model in [*bundle.quantile_models.values(), bundle.late_model]:
+        expected = model.predict(frame, num_threads=1)  # how the models saw their training data
+        np.testing.assert_array_equal(model.predict(matrix, num_threads=1), expected)
+    one = bundle.predict_matrix(matrix[:1])  # the single-row fast path
+    for key, values in bundle.predict_matrix(frame).items():
+        assert one[key][0] == values[0]
+
+
+def test_the_bundle_pickles_after_single_row_predictions(fitted, tmp_path) -> None:
+    bundle, test = fitted
+    first = bundle.predict(test.head(1))
+    loaded = ModelBundle.load(bundle.save(tmp_path))
+    pd.testing.assert_frame_equal(loaded.predict(test.head(1)), first)
