@@ -98,10 +98,9 @@ class FeatureBuilder:
         self.last_year_ = int(years.max()) + 3 if len(years) else 2030
         self.calendar_ = HolidayCalendar(self.first_year_, self.last_year_)
         self.as_of_ = history["created_at"].max()
-        self.attr_numeric_ = [
-            c for c in history if c.startswith("attr_") and pd.api.types.is_numeric_dtype(history[c])
-        ]
-        attr_text = [c for c in history if c.startswith("attr_") and c not in self.attr_numeric_]
+        attrs = [str(c) for c in history.columns if str(c).startswith("attr_")]
+        self.attr_numeric_ = [c for c in attrs if pd.api.types.is_numeric_dtype(history[c])]
+        attr_text = [c for c in attrs if c not in self.attr_numeric_]
         self.categorical_ = [*CATEGORICAL, "weather_condition", *attr_text]
         cols = as_columns(history)
         keys = group_keys(cols)
@@ -202,11 +201,13 @@ class FeatureBuilder:
         not seen in training or a column not given."""
         index = self.__dict__.get("_level_index")
         if index is None:
-            levels = {c: {v: float(i) for i, v in enumerate(self.levels_[c])} for c in self.categorical_}
+            levels: dict[str, dict[object, float]] = {
+                c: {v: float(i) for i, v in enumerate(self.levels_[c])} for c in self.categorical_
+            }
             index = self.__dict__["_level_index"] = levels
-        missing = [np.nan] * n
-        codes = [[index[c].get(v, np.nan) for v in base[c]] if c in base else missing for c in index]
-        return np.array(codes, dtype=np.float64).reshape(len(codes), n)
+        missing = [None] * n  # a column not given: no level
+        codes = [lookup.get(v, np.nan) for c, lookup in index.items() for v in base.get(c, missing)]
+        return np.array(codes, dtype=np.float64).reshape(len(index), n)
 
     def column(self, name: str) -> int:
         """Where a feature sits in the matrix."""

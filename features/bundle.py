@@ -131,7 +131,7 @@ class ModelBundle:
         x = X.to_numpy(dtype=np.float64) if isinstance(X, pd.DataFrame) else X
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
-            ratios = np.column_stack([self._predictor(q).predict(x) for q in QUANTILES])
+            ratios = np.array([self._predictor(q).predict(x) for q in QUANTILES]).T
             ref = _reference(self._feature(x, "promised_hours"), self._feature(x, "history_reference_hours"))
             logs = np.sort(ratios * self.shrink, axis=1) + np.log(ref)[:, None]  # never cross
             for j, q in enumerate(QUANTILES):

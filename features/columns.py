@@ -30,7 +30,7 @@ def column_array(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype="datetime64[ns]")
     if pd.api.types.is_numeric_dtype(dtype):  # booleans too: True is 1.0
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values.to_numpy(dtype=object, na_value=None)
+    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
 
 
 class FrameColumns(Mapping[str, np.ndarray]):
@@ -72,7 +72,7 @@ def _instant_ns(value: object) -> int | None:
     return int(stamp.as_unit("ns").value)
 
 
-def _attribute(values: Sequence[object]) -> np.ndarray:
+def _attribute(values: Sequence[object] | np.ndarray) -> np.ndarray:
     """An `attr_*` column typed as a frame built from the same values would type it."""
     if all(isinstance(v, bool | np.bool_) for v in values) or all(
         isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_) for v in values
@@ -81,7 +81,7 @@ def _attribute(values: Sequence[object]) -> np.ndarray:
     return np.array([None if v is None else v for v in values], dtype=object)
 
 
-def _given(values: Sequence[object], dtype: str, country: bool) -> np.ndarray:
+def _given(values: Sequence[object] | np.ndarray, dtype: str, country: bool) -> np.ndarray:
     if dtype == UTC_TS:
         if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # already instants (UTC)
             return values.astype(NS_TYPE)
@@ -107,7 +107,7 @@ def _empty(dtype: str, n: int, country: bool) -> np.ndarray:
     return out
 
 
-def shipment_columns(values: Mapping[str, Sequence[object]], n: int) -> dict[str, np.ndarray]:
+def shipment_columns(values: Mapping[str, Sequence[object] | np.ndarray], n: int) -> dict[str, np.ndarray]:
     """Already-checked values (e.g. from a request schema) as the columns `validate_shipments` and
     `column_array` give for the same shipments: every contract column (missing ones empty), plus `attr_*`."""
     out: dict[str, np.ndarray] = {}

@@ -64,7 +64,8 @@ class ConformalOffsets:
         """All grids stacked (overall first) and, per level, each key's row: built once, not pickled."""
         cached = self.__dict__.get("_stacked")
         if cached is None:
-            grids, index = [np.asarray(self.overall, dtype=float)], {}
+            grids = [np.asarray(self.overall, dtype=float)]
+            index: dict[str, dict[str, int]] = {}
             for level, by_key in self.by_level.items():
                 index[level] = {}
                 for key, grid in by_key.items():

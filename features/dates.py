@@ -4,6 +4,7 @@ delivers and that are not public holidays there."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -53,14 +54,28 @@ class DeliveryCalendar:
     def shift_days(self, carrier: str, country: str, days: np.ndarray, forward: np.ndarray) -> np.ndarray:
         """`shift` for several day numbers at once (each with its own direction); a day with no delivery day
         within MAX_SHIFT_DAYS stays where it is."""
-        steps = np.where(np.asarray(forward)[:, None], 1, -1) * np.arange(MAX_SHIFT_DAYS)
-        candidates = np.asarray(days, dtype=np.int64)[:, None] + steps
+        candidates = np.asarray(days, dtype=np.int64)[:, None] + _steps(tuple(np.asarray(forward).tolist()))
         ok = self._delivery_days(carrier, country, candidates.ravel()).reshape(candidates.shape)
         first = ok.argmax(axis=1)
         return np.where(ok.any(axis=1), candidates[np.arange(len(candidates)), first], candidates[:, 0])
 
     def _delivery_days(self, carrier: str, country: str, days: np.ndarray) -> np.ndarray:
-        allowed = np.zeros(7, dtype=bool)
-        allowed[self.weekdays.get(carrier, [0, 1, 2, 3, 4, 5])] = True
+        allowed = _weekday_mask(tuple(self.weekdays.get(carrier, DEFAULT_WEEKDAYS)))
         holiday = self.holidays.at(np.array([country], dtype=object)).is_holiday(days)  # broadcast
         return allowed[weekday(days)] & ~holiday
+
+
+DEFAULT_WEEKDAYS = (0, 1, 2, 3, 4, 5)  # a carrier never seen delivering: Monday to Saturday
+
+
+@lru_cache(maxsize=256)
+def _weekday_mask(weekdays: tuple[int, ...]) -> np.ndarray:
+    mask = np.zeros(7, dtype=bool)
+    mask[list(weekdays)] = True
+    return mask
+
+
+@lru_cache(maxsize=64)
+def _steps(forward: tuple[bool, ...]) -> np.ndarray:
+    """Day offsets to try, nearest first, per direction (rows) ."""
+    return np.where(np.array(forward)[:, None], 1, -1) * np.arange(MAX_SHIFT_DAYS)

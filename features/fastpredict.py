@@ -50,7 +50,7 @@ class OneThreadPredictor:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         if len(X) > SINGLE_ROW_MAX:
-            return self.booster.predict(X, num_threads=1)
+            return np.asarray(self.booster.predict(X, num_threads=1))
         handle = self._handle if self._handle is not None else self._init(X.shape[1])
         out = np.empty(len(X), dtype=np.float64)
         n_out = ctypes.c_int64()

@@ -25,10 +25,12 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(np.maximum(a, 0.0), 1.0)))  # clip, cheaply
 
 
-def crosses_customs(origin: Sequence[str], destination: Sequence[str]) -> np.ndarray:
+def crosses_customs(
+    origin: Sequence[str] | np.ndarray, destination: Sequence[str] | np.ndarray
+) -> np.ndarray:
     """Cross-border shipments that are not both inside the customs union (unknown countries: not known)."""
     pairs = zip(origin, destination, strict=True)
     return np.fromiter(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ POLICIES = {"balanced": 0.8, "conservative": 0.95}
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=r"\S")]
 AttrValue = str | float | int | bool
+Source = Literal["model", "fallback"]
 EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
@@ -113,7 +114,7 @@ class Quote(BaseModel):
     most_likely_date: dt.date | None
     coverage: float
     p_on_time_by: float | None = None
-    prediction_source: Literal["model", "fallback"]
+    prediction_source: Source
     model_version: str | None
     reason: str | None = Field(default=None, description="why no dates were given (abstention)")
 
@@ -149,7 +150,7 @@ def effective_starts(req: QuoteRequest, created_at: dt.datetime) -> np.ndarray:
     return start.view("datetime64[ns]")
 
 
-def _request_values(req: QuoteRequest, created_at: dt.datetime) -> dict[str, list | np.ndarray]:
+def _request_values(req: QuoteRequest, created_at: dt.datetime) -> dict[str, list[Any] | np.ndarray]:
     n = len(req.options)
     places = (("origin", req.origin), ("destination", req.destination))
     return {
@@ -192,6 +193,7 @@ def quote(
 ) -> QuoteResponse:
     created = req.created_at or now
     coverage = req.resolved_coverage(default_coverage)
+    columns: Columns
     if bundle is None:
         shipments = to_shipments(req, pd.Timestamp(created))
         columns = FrameColumns(shipments)
@@ -259,7 +261,7 @@ def _shape(
     carriers, services = shipments["carrier"], shipments["service"]
     countries = shipments["destination_country"]
     stamps = np.concatenate([pred["window_start"], pred["eta_p50"], pred["window_end"]])
-    days = local_days(stamps, np.tile(countries, 3)).view(np.int64).reshape(3, n)
+    days = local_days(stamps, np.concatenate([countries] * 3)).view(np.int64).reshape(3, n)
     quotes = []
     for i in range(n):
         version = pred["model_version"][i] or None
@@ -282,6 +284,6 @@ def _shape(
             window_start=_utc(pred["window_start"][i]), window_end=_utc(pred["window_end"][i]),
             earliest_date=start, latest_date=end, most_likely_date=likely, coverage=coverage,
             p_on_time_by=None if p_by is None else float(p_by[i]),
-            prediction_source=str(pred["prediction_source"][i]), model_version=version,
+            prediction_source=cast(Source, str(pred["prediction_source"][i])), model_version=version,
         ))  # fmt: skip
     return quotes

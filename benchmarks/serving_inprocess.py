@@ -1,0 +1,164 @@
+"""Benchmark the online path in-process: one checkout request through features, models and the quote.
+
+Fits a bundle on the simulator's network (default TrainConfig), then times, over requests made from distinct
+test shipments (so no branch predictor learns one request by heart):
+
+- features: `FeatureBuilder.matrix` of one request's columns (the single-row transform),
+- models: all models of the bundle on one feature row (P10/P50/P90 and the late risk),
+- quote: a full single-option `serving.quotes.quote` (request columns, features, models, calibrated window,
+  local delivery dates on the carrier's days, the response objects),
+- for reference, the offline `ModelBundle.predict` of a one-row contract frame.
+
+    python -m benchmarks.serving_inprocess [--shipments 100000] [--iterations 5000]
+
+Prints a table and writes benchmarks/results/serving_inprocess.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.bundle import ModelBundle
+from serving.quotes import QuoteRequest, quote, request_columns
+from training.models import fit_bundle
+from training.simulate import SimulationConfig, simulate
+from training.split import time_split
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "serving_inprocess.json"
+TARGET_P50_US, TARGET_P99_US = 500.0, 2000.0
+
+
+def fitted(n_shipments: int, seed: int) -> tuple[ModelBundle, pd.DataFrame]:
+    split = time_split(simulate(SimulationConfig(n_shipments=n_shipments, seed=seed)).history)
+    return fit_bundle(split.train, split.calibrate), split.test
+
+
+def place(row: pd.Series, side: str) -> dict:
+    out = {"country": row[f"{side}_country"], "region": row[f"{side}_region"]}
+    if pd.notna(row[f"{side}_lat"]):
+        out |= {"lat": float(row[f"{side}_lat"]), "lon": float(row[f"{side}_lon"])}
+    return {k: v for k, v in out.items() if not (v is None or v is pd.NA)}
+
+
+def quote_request(row: pd.Series) -> QuoteRequest:
+    """What a checkout page would send for this shipment, with its carrier and service as the one option."""
+    attrs = {c.removeprefix("attr_"): row[c] for c in row.index if c.startswith("attr_") and pd.notna(row[c])}
+    body = {
+        "origin": place(row, "origin"),
+        "destination": place(row, "destination"),
+        "created_at": row["created_at"].isoformat(),
+        "weight_kg": float(row["weight_kg"]) if pd.notna(row["weight_kg"]) else None,
+        "attributes": attrs,
+        "options": [{"carrier": row["carrier"], "service": row["service"]}],
+    }
+    return QuoteRequest.model_validate(body)
+
+
+def timed(call: Callable[[int], object], inputs: int, iterations: int, warmup: int = 300) -> dict[str, float]:
+    """p50/p99/mean wall time in µs of `call(i)`, cycling i over the inputs."""
+    for i in range(warmup):
+        call(i % inputs)
+    gc.collect()
+    spent = np.empty(iterations)
+    for i in range(iterations):
+        start = time.perf_counter()
+        call(i % inputs)
+        spent[i] = time.perf_counter() - start
+    spent *= 1e6
+    return {
+        "iterations": iterations,
+        "p50_us": round(float(np.percentile(spent, 50)), 1),
+        "p99_us": round(float(np.percentile(spent, 99)), 1),
+        "mean_us": round(float(spent.mean()), 1),
+    }
+
+
+def run(bundle: ModelBundle, test: pd.DataFrame, iterations: int, n_requests: int) -> dict[str, dict]:
+    rows = test.sample(min(n_requests, len(test)), random_state=0)
+    requests = [quote_request(r) for _, r in rows.iterrows()]
+    now = dt.datetime.now(dt.UTC)
+    columns = [request_columns(r, r.created_at or now) for r in requests]
+    matrices = [bundle.features.matrix(c) for c in columns]
+    frames = [rows.iloc[[i]] for i in range(len(rows))]
+    n = len(requests)
+    return {
+        "features": timed(lambda i: bundle.features.matrix(columns[i]), n, iterations),
+        "models": timed(lambda i: bundle.predict_matrix(matrices[i]), n, iterations),
+        "quote": timed(lambda i: quote(bundle, requests[i], now, 0.8), n, iterations),
+        "offline predict, 1-row frame": timed(
+            lambda i: bundle.predict(frames[i]), n, max(iterations // 5, 500)
+        ),
+    }
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = [f"{'stage':<30} {'p50 µs':>9} {'p99 µs':>9} {'mean µs':>9} {'runs':>7}", "-" * 68]
+    for name, r in results.items():
+        lines.append(
+            f"{name:<30} {r['p50_us']:>9,.1f} {r['p99_us']:>9,.1f} {r['mean_us']:>9,.1f} {r['iterations']:>7,}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shipments", type=int, default=100_000, help="simulated shipments to train on")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--iterations", type=int, default=5000, help="timed calls per stage (after warm-up)")
+    p.add_argument("--requests", type=int, default=500, help="distinct requests cycled through")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    bundle, test = fitted(args.shipments, args.seed)
+    fit_s = time.perf_counter() - started
+    load_before = os.getloadavg()
+    results = run(bundle, test, args.iterations, args.requests)
+    load_after = os.getloadavg()
+    print(table(results))
+    met = results["quote"]["p50_us"] <= TARGET_P50_US and results["quote"]["p99_us"] <= TARGET_P99_US
+    print(
+        f"quote target p50 <= {TARGET_P50_US:.0f} µs and p99 <= {TARGET_P99_US:.0f} µs: {'met' if met else 'NOT met'}"
+    )
+    report = {
+        "benchmark": "serving_inprocess",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        "bundle": {
+            "shipments": args.shipments,
+            "fit_s": round(fit_s, 1),
+            "features": len(bundle.features.feature_names_),
+            "trees_per_model": bundle.quantile_models[0.5].num_trees() if bundle.quantile_models else None,
+            "models": (3 if bundle.quantile_models else 0) + (bundle.late_model is not None),
+        },
+        "target": {"quote_p50_us": TARGET_P50_US, "quote_p99_us": TARGET_P99_US, "met": met},
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
