@@ -7,13 +7,14 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.bundle import ModelBundle
 from features.contract import EventStatus, validate_shipments
 from serving.db.tables import EtaHistory, Event, Shipment
+from serving.errors import ProblemError
 from serving.quotes import AttrValue, Code, Country, Moment, Place
 
 MAX_EVENTS_PER_BATCH = 500
@@ -32,6 +33,16 @@ class ShipmentIn(BaseModel):
     weight_kg: float | None = Field(default=None, gt=0, le=50_000)
     distance_km: float | None = Field(default=None, ge=0, le=40_000)
     attributes: dict[Code, AttrValue] = Field(default_factory=dict, max_length=20)
+
+    @model_validator(mode="after")
+    def _promise_after_creation(self) -> ShipmentIn:
+        if self.promised_at is not None and self.promised_at < self.created_at:
+            raise ValueError("promised_at lies before created_at")
+        return self
+
+
+class InvalidShipment(ProblemError):
+    status = 422
 
 
 class EventIn(BaseModel):
@@ -85,7 +96,10 @@ def contract_row(s: Shipment) -> dict[str, Any]:
 
 
 def shipment_frame(s: Shipment) -> pd.DataFrame:
-    return validate_shipments(pd.DataFrame([contract_row(s)])).valid
+    checked = validate_shipments(pd.DataFrame([contract_row(s)]))
+    if checked.n_rejected:
+        raise InvalidShipment(f"The shipment breaks the shipment contract: {checked.reasons}")
+    return checked.valid
 
 
 def register(session: Session, body: ShipmentIn, bundle: ModelBundle | None, now: dt.datetime) -> Shipment:

@@ -208,3 +208,9 @@ def test_without_a_model_quotes_come_from_delivered_history(database_url: str, t
 )
 def test_dates_outside_the_service_range_or_without_zone_are_422(client: TestClient, auth, change) -> None:
     assert client.post("/v1/quotes", json={**QUOTE, **change}, headers=auth("quote")).status_code == 422
+
+
+def test_a_promise_before_the_order_is_a_422_problem(client: TestClient, auth) -> None:
+    body = shipment_body(promised_at="2024-04-19T00:00:00Z")
+    answer = client.post("/v1/shipments", json=body, headers=auth("ingest"))
+    assert answer.status_code == 422 and "promised_at" in answer.text

@@ -38,7 +38,13 @@ def test_no_request_makes_the_service_fail(live_server: str, auth) -> None:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def check(case: schemathesis.Case) -> None:
             response = case.call(headers=headers, timeout=30)
             if response.status_code >= 500:
