@@ -1,7 +1,8 @@
 """The fitted model bundle: feature state, models, conformal calibration and metadata.
 
-Training builds and fits it; serving and `python -m training predict` load it and call `predict`, so the
-HTTP answer and the offline prediction come from this one code path.
+Training builds and fits it; `python -m training predict` calls `predict` (a frame of shipments), a
+checkout quote calls `predict_columns` (the request's plain columns), and `predict` is `predict_columns` in
+a frame: the HTTP answer and the offline prediction come from this one code path.
 """
 
 from __future__ import annotations
