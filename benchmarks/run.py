@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks import quality, simulate
+from benchmarks import quality, serving_inprocess, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -74,22 +74,41 @@ def quality_section(results: dict) -> list[str]:
     return lines
 
 
+def serving_section(results: dict) -> list[str]:
+    bundle, target = results["bundle"], results["target"]
+    lines = [
+        "## In-process serving (`python -m benchmarks.serving_inprocess`)",
+        "",
+        f"Bundle fitted on {bundle['shipments']:,} simulated shipments: {bundle['models']} models x "
+        f"{bundle['trees_per_model']} trees, {bundle['features']} features. "
+        f"Target for a single-option quote: p50 <= {target['quote_p50_us']:.0f} µs, "
+        f"p99 <= {target['quote_p99_us']:.0f} µs "
+        f"({'met' if target['met'] else 'not met'}).",
+        "",
+        "| stage | iterations | p50 µs | p99 µs |",
+        "|---|---|---|---|",
+    ]
+    for name, r in results["results"].items():
+        lines.append(f"| {name} | {r['iterations']:,} | {r['p50_us']:,.0f} | {r['p99_us']:,.0f} |")
+    return lines
+
+
+def render() -> str:
+    """BENCHMARKS.md from the JSON results the benchmarks wrote."""
+    sim = json.loads((RESULTS / "simulate.json").read_text())
+    acc = json.loads((RESULTS / "quality.json").read_text())
+    srv = json.loads((RESULTS / "serving_inprocess.json").read_text())
+    lines = ["# Benchmarks", "", f"Machine: {machine()}.", ""]
+    for section in (quality_section(acc), serving_section(srv), simulator_section(sim)):
+        lines += [*section, ""]
+    return "\n".join(lines)
+
+
 def main() -> int:
     simulate.main([])
     quality.main([])
-    sim = json.loads((RESULTS / "simulate.json").read_text())
-    acc = json.loads((RESULTS / "quality.json").read_text())
-    text = [
-        "# Benchmarks",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        *quality_section(acc),
-        "",
-        *simulator_section(sim),
-        "",
-    ]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(text))
+    serving_inprocess.main([])
+    (ROOT / "BENCHMARKS.md").write_text(render())
     print(f"wrote {ROOT / 'BENCHMARKS.md'}")
     return 0
 
