@@ -165,7 +165,7 @@ def _apply_prediction(s: Shipment, bundle: ModelBundle, events: list[Event], now
     scans["occurred_at"] = pd.to_datetime(scans["occurred_at"], utc=True)
     pred = (bundle.predict_progress(frame, scans, at) if events else bundle.predict(frame)).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
-        s.__setattr__(col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
+        setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
     s.coverage = float(pred["coverage"])
     s.p_late = None if pd.isna(pred["p_late"]) else float(pred["p_late"])
     s.prediction_source = str(pred["prediction_source"])
