@@ -61,6 +61,10 @@ class Place(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
+    def contract_fields(self, side: str) -> dict[str, Any]:
+        """This place as the contract's `origin_*` or `destination_*` columns."""
+        return {f"{side}_{k}": getattr(self, k) for k in ("country", "region", "lat", "lon")}
+
     @model_validator(mode="after")
     def _both_coordinates(self) -> Place:
         if (self.lat is None) != (self.lon is None):
@@ -152,18 +156,14 @@ def effective_starts(req: QuoteRequest, created_at: dt.datetime) -> np.ndarray:
 
 def _request_values(req: QuoteRequest, created_at: dt.datetime) -> dict[str, list[Any] | np.ndarray]:
     n = len(req.options)
-    places = (("origin", req.origin), ("destination", req.destination))
+    places = {**req.origin.contract_fields("origin"), **req.destination.contract_fields("destination")}
     return {
         "shipment_id": [f"quote-{i}" for i in range(n)],
         "carrier": [o.carrier for o in req.options],
         "service": [o.service for o in req.options],
         "created_at": effective_starts(req, created_at),
         "weight_kg": [req.weight_kg] * n,
-        **{
-            f"{side}_{k}": [getattr(place, k)] * n
-            for side, place in places
-            for k in ("country", "region", "lat", "lon")
-        },
+        **{column: [value] * n for column, value in places.items()},
         **{f"attr_{k}": [v] * n for k, v in req.attributes.items()},
     }
 

@@ -103,8 +103,7 @@ def shipment_frame(s: Shipment) -> pd.DataFrame:
 
 
 def register(session: Session, body: ShipmentIn, bundle: ModelBundle | None, now: dt.datetime) -> Shipment:
-    places = {f"{side}_{k}": getattr(p, k) for side, p in (("origin", body.origin),
-              ("destination", body.destination)) for k in ("country", "region", "lat", "lon")}  # fmt: skip
+    places = {**body.origin.contract_fields("origin"), **body.destination.contract_fields("destination")}
     shipment = Shipment(
         shipment_id=body.shipment_id, carrier=body.carrier, service=body.service, created_at=body.created_at,
         promised_at=body.promised_at, weight_kg=body.weight_kg, distance_km=body.distance_km,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import lightgbm as lgb
 import numpy as np
@@ -10,51 +10,9 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from features.build import FeatureBuilder, transit_hours
-from features.bundle import QUANTILES, ConformalOffsets, ModelBundle, reference_hours, segment_keys
-
-
-@dataclass
-class TrainConfig:
-    num_boost_round: int = 300
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 20
-    feature_fraction: float = 0.9
-    promise_dropout: float = 0.3  # share of training rows shown without their promise, as at checkout
-    window_days: int = 180
-    seed: int = 0
-    num_threads: int = 2
-
-
-def _params(config: TrainConfig, **objective: object) -> dict:
-    return {
-        "learning_rate": config.learning_rate,
-        "num_leaves": config.num_leaves,
-        "min_data_in_leaf": config.min_data_in_leaf,
-        "feature_fraction": config.feature_fraction,
-        "bagging_fraction": 0.9,
-        "bagging_freq": 1,
-        "seed": config.seed,
-        "num_threads": config.num_threads,
-        "verbosity": -1,
-        **objective,
-    }
-
-
-def _dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
-    cats = [c for c in X.columns if c.startswith("cat_")]
-    return lgb.Dataset(X, label=y, categorical_feature=cats, free_raw_data=True)
-
-
-def log_hours(hours: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(hours, 1 / 60))  # a minute: last-mile data are minutes apart
-
-
-def fit_quantile_models(X: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
-    return {
-        q: lgb.train(_params(config, objective="quantile", alpha=q), _dataset(X, y), config.num_boost_round)
-        for q in QUANTILES
-    }
+from features.bundle import ConformalOffsets, ModelBundle, reference_hours, segment_keys
+from training.boosting import TrainConfig, fit_quantile_models, lgb_dataset, lgb_params, log_hours
+from training.progress import fit_progress, scan_gaps
 
 
 def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
@@ -68,7 +26,7 @@ def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> di
 
 def fit_late(X: pd.DataFrame, late: np.ndarray, config: TrainConfig) -> lgb.Booster:
     return lgb.train(
-        _params(config, objective="binary"), _dataset(X, late.astype(float)), config.num_boost_round
+        lgb_params(config, objective="binary"), lgb_dataset(X, late.astype(float)), config.num_boost_round
     )
 
 
@@ -116,8 +74,6 @@ def fit_bundle(
     if late_model is not None:
         bundle.late_calibration = calibrate_late(late_model, Xc, late_outcome(calibrate), needs_promise)
     if quantile_models is not None:
-        from training.progress import fit_progress, scan_gaps
-
         fitted = fit_progress(X, train, Xc, calibrate, events, config)
         if fitted is not None:
             bundle.progress_models, bundle.progress_conformal = fitted

@@ -9,7 +9,7 @@ import pandas as pd
 from features.bundle import ConformalOffsets
 from features.contract import EventStatus
 from features.progress import PROGRESS_FEATURES, progress, status_segments
-from training.models import TrainConfig, fit_quantile_models, log_hours
+from training.boosting import TrainConfig, fit_quantile_models, log_hours
 
 MAX_SNAPSHOTS = 100_000
 
