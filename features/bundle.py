@@ -35,6 +35,18 @@ def _reference(promised: np.ndarray, history: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(promised), history, np.maximum(promised, 1.0))
 
 
+def _probability_within(
+    log_lo: np.ndarray, log_mid: np.ndarray, log_hi: np.ndarray, offsets: np.ndarray, hours: np.ndarray
+) -> np.ndarray:
+    """P(duration <= hours) per row from raw log-hour quantiles and their conformal offsets at every coverage
+    on the grid (rows x grid): the window ends at coverage c are the (1 ± c)/2 quantiles."""
+    xs = np.hstack([log_lo[:, None] - offsets, log_mid[:, None], log_hi[:, None] + offsets])
+    ps = np.concatenate([(1 - COVERAGE_GRID) / 2, [0.5], (1 + COVERAGE_GRID) / 2])
+    xs, ps = np.sort(xs, axis=1), np.sort(ps)  # monotone rearrangement keeps it a distribution function
+    target = np.log(np.maximum(hours, 1e-6))
+    return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
+
+
 def reference_hours(X: pd.DataFrame) -> np.ndarray:
     """What the quantile models predict relative to: the shipment's own promise where it has one, else the
     lane/carrier history median. Learning the ratio lets the model start from the best baseline."""
@@ -155,13 +167,7 @@ class ModelBundle:
         if "log_q50" not in raw or self.conformal is None:
             return np.full(n, np.nan)
         offsets = self.conformal.grids(segment_keys(cols), n)
-        xs = np.hstack(
-            [raw["log_q10"][:, None] - offsets, raw["log_q50"][:, None], raw["log_q90"][:, None] + offsets]
-        )
-        ps = np.concatenate([(1 - COVERAGE_GRID) / 2, [0.5], (1 + COVERAGE_GRID) / 2])
-        xs, ps = np.sort(xs, axis=1), np.sort(ps)  # monotone rearrangement keeps it a distribution function
-        target = np.log(np.maximum(hours, 1e-6))
-        return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
+        return _probability_within(raw["log_q10"], raw["log_q50"], raw["log_q90"], offsets, hours)
 
     def _model_quantiles(
         self, raw: dict[str, np.ndarray], cols: Columns, coverage: np.ndarray
@@ -209,9 +215,44 @@ class ModelBundle:
         weather: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Re-predicted ETAs for shipments in flight at `now` (one moment, or one per row) from the events
-        seen so far; the creation-time prediction where there is no in-transit model."""
+        seen so far; the creation-time prediction where there is no in-transit model.
+
+        The late risk in flight is the probability that the remaining time runs past the promise, read off
+        the in-transit model's calibrated windows at every coverage on the grid (as `probability_within`
+        does for a quote); 1 once the promise has passed undelivered.
+        """
         if self.progress_models is None or self.progress_conformal is None:
             return self.predict(shipments, coverage, weather)
+        moment, Z = self._progress_design(shipments, events, now, weather)
+        logs = np.sort(
+            np.column_stack([self.progress_models[q].predict(Z, num_threads=1) for q in QUANTILES]), 1
+        )
+        segments = status_segments(Z)
+        q = self.progress_conformal.offsets(segments, np.full(len(Z), coverage))
+        out = self.predict(shipments, coverage, weather)
+
+        def stamp(log_hours: np.ndarray) -> pd.Series:
+            return pd.Series(moment + pd.to_timedelta(np.exp(log_hours), unit="h")).dt.round("s")
+
+        out["eta_p50"] = stamp(logs[:, 1])
+        out["window_start"] = stamp(logs[:, 0] - q)
+        out["window_end"] = stamp(logs[:, 2] + q)
+        out["eta_p10"], out["eta_p90"] = stamp(logs[:, 0]), stamp(logs[:, 2])
+        promised = pd.to_datetime(shipments["promised_at"], utc=True).reset_index(drop=True)
+        allowed = ((promised - moment).dt.total_seconds() / 3600).to_numpy(dtype=float, na_value=np.nan)
+        offsets = self.progress_conformal.grids(segments, len(Z))
+        within = _probability_within(logs[:, 0], logs[:, 1], logs[:, 2], offsets, np.maximum(allowed, 0))
+        out["p_late"] = np.where(np.isnan(allowed), np.nan, np.where(allowed <= 0, 1.0, 1.0 - within))
+        return out
+
+    def _progress_design(
+        self,
+        shipments: pd.DataFrame,
+        events: pd.DataFrame,
+        now: pd.Timestamp | pd.Series,
+        weather: pd.DataFrame | None,
+    ) -> tuple[pd.Series, pd.DataFrame]:
+        """Each row's moment and the in-transit model's matrix: creation features beside progress features."""
         X = self.features.transform(shipments, weather).reset_index(drop=True)
         moment = now.to_numpy() if isinstance(now, pd.Series) else now
         snaps = pd.DataFrame(
@@ -221,18 +262,24 @@ class ModelBundle:
                 "created_at": shipments["created_at"].to_numpy(),
             }
         )
-        Z = pd.concat([X, progress(events, snaps)], axis=1)
-        logs = np.sort(
-            np.column_stack([self.progress_models[q].predict(Z, num_threads=1) for q in QUANTILES]), 1
-        )
-        q = self.progress_conformal.offsets(status_segments(Z), np.full(len(Z), coverage))
-        out = self.predict(shipments, coverage, weather)
+        return pd.to_datetime(snaps["moment"], utc=True), pd.concat([X, progress(events, snaps)], axis=1)
 
-        def stamp(log_hours: np.ndarray) -> pd.Series:
-            return pd.Series(snaps["moment"] + pd.to_timedelta(np.exp(log_hours), unit="h")).dt.round("s")
-
-        out["eta_p50"] = stamp(logs[:, 1])
-        out["window_start"] = stamp(logs[:, 0] - q)
-        out["window_end"] = stamp(logs[:, 2] + q)
-        out["eta_p10"], out["eta_p90"] = stamp(logs[:, 0]), stamp(logs[:, 2])
-        return out
+    def contributions(
+        self,
+        shipments: pd.DataFrame,
+        events: pd.DataFrame | None = None,
+        now: pd.Timestamp | pd.Series | None = None,
+        weather: pd.DataFrame | None = None,
+    ) -> tuple[list[str], np.ndarray] | None:
+        """Feature contributions (LightGBM `pred_contrib`, expected value last) towards a later delivery:
+        of the in-transit P90 (log remaining hours) for shipments with scans when there is an in-transit
+        model, else of the late-risk score (log-odds). None without either model."""
+        if events is not None and now is not None and self.progress_models is not None:
+            _, Z = self._progress_design(shipments, events, now, weather)
+            model = self.progress_models[QUANTILES[-1]]
+            return list(Z.columns), np.asarray(model.predict(Z, num_threads=1, pred_contrib=True))
+        if self.late_model is None:
+            return None
+        X = self.features.matrix(shipments, weather)
+        contrib = self.late_model.predict(X, num_threads=1, pred_contrib=True)
+        return list(self.features.feature_names_), np.asarray(contrib)
