@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, FilePath, field_validator
+from pydantic import BeforeValidator, Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from features.alerts import AlertRules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +59,42 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field(
         default_factory=_default_tracking_uri, validation_alias="MLFLOW_TRACKING_URI"
     )
+    # delay alerts (features.alerts.AlertRules)
+    alert_raise_risk: float = Field(default=0.5, ge=0, le=1, description="late risk that raises an alert")
+    alert_clear_risk: float = Field(default=0.35, ge=0, le=1, description="late risk below which it clears")
+    alert_clear_margin_hours: float = Field(default=6.0, ge=0, le=240)
+    alert_eta_change_hours: float = Field(default=12.0, gt=0, le=720)
+    # webhook delivery (python -m serving dispatch, or in the API process)
+    dispatch_in_process: bool = Field(default=False, description="run the dispatcher inside the API")
+    dispatch_batch: int = Field(default=100, ge=1, le=10_000, description="deliveries claimed at once")
+    dispatch_concurrency: int = Field(default=8, ge=1, le=256, description="requests in flight")
+    dispatch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    dispatch_lease_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="a claimed delivery is retried after this if unrecorded"
+    )
+    stall_sweep_seconds: float = Field(default=300.0, ge=0, description="0 turns the stall sweep off")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_backoff_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_max_age_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="a delivery still failing after this is dead-lettered"
+    )
+
+    @model_validator(mode="after")
+    def _risk_thresholds_ordered(self) -> Settings:
+        if self.alert_clear_risk > self.alert_raise_risk:
+            raise ValueError(
+                "ETA_ALERT_CLEAR_RISK must not exceed ETA_ALERT_RAISE_RISK (that is the hysteresis)"
+            )
+        return self
+
+    def alert_rules(self) -> AlertRules:
+        return AlertRules(
+            raise_risk=self.alert_raise_risk,
+            clear_risk=self.alert_clear_risk,
+            clear_margin_hours=self.alert_clear_margin_hours,
+            eta_change_hours=self.alert_eta_change_hours,
+        )
 
     @field_validator("database_url")
     @classmethod

@@ -4,17 +4,21 @@ arrival order, re-predict the ETA from everything seen so far, keep the history 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from features.alerts import DEFAULT_RULES, AlertRules
 from features.bundle import ModelBundle
 from features.contract import EventStatus, validate_shipments
+from features.reasons import DelayReason, Reason, delay_reasons
 from serving.db.tables import EtaHistory, Event, Shipment
 from serving.errors import ProblemError
+from serving.notify.alerting import assess
 from serving.quotes import AttrValue, Code, Country, Moment, Place
 
 MAX_EVENTS_PER_BATCH = 500
@@ -102,7 +106,13 @@ def shipment_frame(s: Shipment) -> pd.DataFrame:
     return checked.valid
 
 
-def register(session: Session, body: ShipmentIn, bundle: ModelBundle | None, now: dt.datetime) -> Shipment:
+def register(
+    session: Session,
+    body: ShipmentIn,
+    bundle: ModelBundle | None,
+    now: dt.datetime,
+    rules: AlertRules = DEFAULT_RULES,
+) -> Shipment:
     places = {**body.origin.contract_fields("origin"), **body.destination.contract_fields("destination")}
     shipment = Shipment(
         shipment_id=body.shipment_id, carrier=body.carrier, service=body.service, created_at=body.created_at,
@@ -111,12 +121,17 @@ def register(session: Session, body: ShipmentIn, bundle: ModelBundle | None, now
     )  # fmt: skip
     session.add(shipment)
     session.flush()
-    repredict(session, shipment, bundle, now, trigger="registered")
+    repredict(session, shipment, bundle, now, trigger="registered", rules=rules)
     return shipment
 
 
 def ingest(
-    session: Session, shipment: Shipment, events: list[EventIn], bundle: ModelBundle | None, now: dt.datetime
+    session: Session,
+    shipment: Shipment,
+    events: list[EventIn],
+    bundle: ModelBundle | None,
+    now: dt.datetime,
+    rules: AlertRules = DEFAULT_RULES,
 ) -> tuple[int, int]:
     """Store new events (a repeated event_id is a no-op) and re-predict; returns (accepted, duplicates)."""
     ids = [e.event_id for e in events]
@@ -126,7 +141,7 @@ def ingest(
         session.add(Event(shipment_id=shipment.shipment_id, **e.model_dump(mode="python")))
     session.flush()
     if fresh:
-        repredict(session, shipment, bundle, now, trigger="event")
+        repredict(session, shipment, bundle, now, trigger="event", rules=rules)
     return len(fresh), len(events) - len(fresh)
 
 
@@ -136,9 +151,15 @@ def events_of(session: Session, shipment_id: str) -> list[Event]:
 
 
 def repredict(
-    session: Session, s: Shipment, bundle: ModelBundle | None, now: dt.datetime, trigger: str
+    session: Session,
+    s: Shipment,
+    bundle: ModelBundle | None,
+    now: dt.datetime,
+    trigger: str,
+    rules: AlertRules = DEFAULT_RULES,
 ) -> None:
-    """Recompute the shipment's state from all its events (order of arrival never matters)."""
+    """Recompute the shipment's state from all its events (order of arrival never matters), then apply the
+    alert rules: alerts and their notifications join this transaction."""
     events = events_of(session, s.shipment_id)
     last = events[-1] if events else None
     s.status = last.status if last else None
@@ -151,17 +172,48 @@ def repredict(
         s.stalled = False
     elif bundle is not None:
         _apply_prediction(s, bundle, events, now)
+    s.updated_at = now
     _record(session, s, trigger)
 
+    def explain(facts: Sequence[Reason]) -> list[DelayReason]:
+        return model_reasons(s, events, bundle, now, facts)
 
-def _apply_prediction(s: Shipment, bundle: ModelBundle, events: list[Event], now: dt.datetime) -> None:
+    assess(session, s, events, now, rules, explain)
+
+
+def model_reasons(
+    s: Shipment, events: list[Event], bundle: ModelBundle | None, now: dt.datetime, facts: Sequence[Reason]
+) -> list[DelayReason]:
+    """The facts from the scans, then the model's reasons (feature contributions towards lateness)."""
+    if bundle is None or s.delivered_at is not None:
+        return delay_reasons(facts=facts)
     frame = shipment_frame(s)
-    at = pd.Timestamp(max(now, s.last_event_at or s.created_at))
+    found = bundle.contributions(frame, _scans(s, events), pd.Timestamp(_moment(s, now))) if events else (
+        bundle.contributions(frame)
+    )  # fmt: skip
+    if found is None:
+        return delay_reasons(facts=facts)
+    names, contributions = found
+    return delay_reasons(names, contributions[0], facts)
+
+
+def _moment(s: Shipment, now: dt.datetime) -> dt.datetime:
+    return max(now, s.last_event_at or s.created_at)
+
+
+def _scans(s: Shipment, events: list[Event]) -> pd.DataFrame:
     scans = pd.DataFrame(
         {"shipment_id": s.shipment_id, "occurred_at": [e.occurred_at for e in events],
          "status": [e.status for e in events]}
     )  # fmt: skip
     scans["occurred_at"] = pd.to_datetime(scans["occurred_at"], utc=True)
+    return scans
+
+
+def _apply_prediction(s: Shipment, bundle: ModelBundle, events: list[Event], now: dt.datetime) -> None:
+    frame = shipment_frame(s)
+    at = pd.Timestamp(_moment(s, now))
+    scans = _scans(s, events)
     pred = (bundle.predict_progress(frame, scans, at) if events else bundle.predict(frame)).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
         setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
@@ -211,3 +263,35 @@ def reasons(s: Shipment, events: list[Event]) -> list[str]:
 def at_risk(s: Shipment) -> bool:
     late_window = bool(s.promised_at and s.window_end and s.window_end > s.promised_at)
     return s.delivered_at is None and (late_window or s.stalled or (s.p_late or 0) >= AT_RISK)
+
+
+def sweep(
+    session: Session,
+    bundle: ModelBundle | None,
+    now: dt.datetime,
+    rules: AlertRules = DEFAULT_RULES,
+    recheck: dt.timedelta = dt.timedelta(minutes=5),
+    limit: int = 500,
+) -> int:
+    """Re-evaluate the shipments in flight that time alone may have changed: a silence past the shortest
+    stall limit (not checked within `recheck`), a promise passed since the last evaluation. Each is locked
+    (PostgreSQL skips rows another sweep holds) and committed on its own. Returns how many were evaluated."""
+    in_flight = Shipment.delivered_at.is_(None)
+    passed = and_(Shipment.promised_at < now, Shipment.updated_at < Shipment.promised_at)
+    due = passed
+    if bundle is not None and bundle.stall_hours:
+        silent_since = func.coalesce(Shipment.last_event_at, Shipment.created_at)
+        quiet = silent_since < now - dt.timedelta(hours=min(bundle.stall_hours.values()))
+        due = or_(passed, and_(Shipment.stalled.is_(False), quiet, Shipment.updated_at < now - recheck))
+    ids = list(session.scalars(select(Shipment.shipment_id).where(in_flight, due).limit(limit)))
+    session.rollback()
+    done = 0
+    for shipment_id in ids:
+        found = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == shipment_id).with_for_update(skip_locked=True)
+        ).first()
+        if found is not None and found.delivered_at is None:
+            repredict(session, found, bundle, now, trigger="sweep", rules=rules)
+            done += 1
+        session.commit()
+    return done

@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -133,3 +144,100 @@ class EtaHistory(Base):
     p_late: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(200))
     prediction_source: Mapped[str | None] = mapped_column(String(16))
+
+
+class AlertStateRow(Base):
+    """The alert rules' memory for one shipment (`features.alerts.AlertState` as a dict) and its latest
+    delay reasons."""
+
+    __tablename__ = "alert_states"
+
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    """One delay alert: a shipment reaching a level within a delay episode (never twice: `dedupe_key`)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_shipment", "shipment_id", "episode"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    episode: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    conditions: Mapped[str] = mapped_column(String(200), doc="comma-separated alert conditions")
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    old_eta: Mapped[dt.datetime | None]
+    new_eta: Mapped[dt.datetime | None]
+    promised_at: Mapped[dt.datetime | None]
+    window_end: Mapped[dt.datetime | None]
+    p_late: Mapped[float | None] = mapped_column(Float)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id"))
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(32), doc="back_on_track or delivered")
+
+
+class Notification(Base):
+    """One event for subscribers; its id is the `webhook-id` of every delivery and every retry of it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_shipment", "shipment_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    body: Mapped[str] = mapped_column(Text, doc="the JSON payload exactly as signed and sent")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100), doc="whsec_…, kept to sign; shown once to the client")
+    description: Mapped[str | None] = mapped_column(String(500))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """A notification owed to one endpoint: pending until delivered, dead-lettered or the endpoint gone."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "endpoint_id", name="uq_deliveries_notification_endpoint"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_endpoint", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    status: Mapped[str] = mapped_column(String(16), doc="pending, delivered, dead or disabled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    attempted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[float] = mapped_column(Float)

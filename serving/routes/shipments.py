@@ -8,12 +8,12 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from serving.db.tables import EtaHistory, Shipment
-from serving.deps import ModelDep, SessionDep
+from serving.db.tables import Alert, AlertStateRow, EtaHistory, Shipment
+from serving.deps import ModelDep, SessionDep, SettingsDep
 from serving.errors import Conflict, NotFound, ProblemError
 from serving.security import Principal, Scope, require
 from serving.tracking import (
@@ -80,10 +80,36 @@ class ShipmentSummary(BaseModel):
     model_version: str | None
 
 
+class DelayReasonOut(BaseModel):
+    code: str
+    message: str
+    weight: float | None = Field(description="summed contributions towards lateness; null for a scan fact")
+
+
+class AlertOut(BaseModel):
+    id: int
+    episode: int
+    level: int
+    conditions: str
+    reasons: list[DelayReasonOut]
+    old_eta: dt.datetime | None
+    new_eta: dt.datetime | None
+    promised_at: dt.datetime | None
+    raised_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolution: str | None
+    notification_id: str
+
+
 class ShipmentDetail(ShipmentSummary):
     origin_region: str | None
     destination_region: str | None
     reasons: list[str]
+    delay_reasons: list[DelayReasonOut] = Field(
+        description="why it is late (weather, customs, carrier_backlog, holiday_or_weekend, "
+        "long_or_rare_lane, stalled, exception), strongest first; empty while on track"
+    )
+    alerts: list[AlertOut]
     events: list[EventOut]
     eta_history: list[EtaChange]
 
@@ -110,9 +136,14 @@ def detail(session: Session, s: Shipment) -> ShipmentDetail:
     history = session.scalars(
         select(EtaHistory).where(EtaHistory.shipment_id == s.shipment_id).order_by(EtaHistory.id)
     )
+    state = session.get(AlertStateRow, s.shipment_id)
+    why = [DelayReasonOut(**r) for r in state.reasons] if state else []
+    alerts = session.scalars(select(Alert).where(Alert.shipment_id == s.shipment_id).order_by(Alert.id))
     return ShipmentDetail(
         **_summary(s), origin_region=s.origin_region, destination_region=s.destination_region,
-        reasons=reasons(s, events), events=[EventOut.model_validate(e, from_attributes=True) for e in events],
+        reasons=reasons(s, events), delay_reasons=why,
+        alerts=[AlertOut.model_validate(a, from_attributes=True) for a in alerts],
+        events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         eta_history=[EtaChange.model_validate(h, from_attributes=True) for h in history],
     )  # fmt: skip
 
@@ -128,22 +159,27 @@ def _locked(session: Session, shipment_id: str) -> Shipment:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_shipment(body: ShipmentIn, session: SessionDep, model: ModelDep, _: Ingest) -> ShipmentDetail:
+def create_shipment(
+    body: ShipmentIn, session: SessionDep, model: ModelDep, settings: SettingsDep, _: Ingest
+) -> ShipmentDetail:
     if session.get(Shipment, body.shipment_id) is not None:
         raise Conflict(f"Shipment '{body.shipment_id}' is already registered; its promise is never changed.")
-    s = register(session, body, model.bundle if model else None, dt.datetime.now(dt.UTC))
+    bundle = model.bundle if model else None
+    s = register(session, body, bundle, dt.datetime.now(dt.UTC), settings.alert_rules())
     session.commit()
     return detail(session, s)
 
 
 @router.post("/{shipment_id}/events")
 def add_events(
-    shipment_id: str, body: EventBatch, session: SessionDep, model: ModelDep, _: Ingest
+    shipment_id: str, body: EventBatch, session: SessionDep, model: ModelDep, settings: SettingsDep, _: Ingest
 ) -> IngestResult:
-    """Each event is checked on its own: bad ones come back with reasons, the rest are stored."""
+    """Each event is checked on its own: bad ones come back with reasons, the rest are stored. Alerts and
+    their notifications are written in the same transaction as the events."""
     good, bad = parse_events(body)
     s = _locked(session, shipment_id)
-    accepted, duplicates = ingest(session, s, good, model.bundle if model else None, dt.datetime.now(dt.UTC))
+    bundle = model.bundle if model else None
+    accepted, duplicates = ingest(session, s, good, bundle, dt.datetime.now(dt.UTC), settings.alert_rules())
     session.commit()
     return IngestResult(accepted=accepted, duplicates=duplicates, rejected=bad, shipment=detail(session, s))
 
