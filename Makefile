@@ -44,7 +44,7 @@ format: setup ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup ## run the benchmarks and write BENCHMARKS.md and benchmarks/results.json
+bench: setup ## run the benchmarks (at most 20 minutes) and write BENCHMARKS.md and benchmarks/results/*.json
 	$(PYTHON) -m benchmarks.run
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)

@@ -1,116 +1,177 @@
-"""`make bench`: run the benchmarks, write BENCHMARKS.md from their JSON results (nothing typed by hand)."""
+"""`make bench`: run every benchmark within the time budget, store each one's figures as JSON, and render
+BENCHMARKS.md from the JSON alone (nothing typed by hand).
+
+A benchmark is a module with two functions, listed once in BENCHMARKS below:
+
+- `measure(budget_s: float) -> dict`: measure, staying within `budget_s` seconds where the module can choose
+  (repeats, sizes), and return JSON-able figures; run.py stamps them with the machine and saves them to
+  `benchmarks/results/<name>.json` (see `benchmarks.record`).
+- `render(results: dict) -> str`: the markdown table(s) for those figures.
+
+A benchmark without a budget is not run by `make bench`; its section is rendered from the JSON it saved itself
+(with `benchmarks.record.save`) when it ran on its own.
+
+    python -m benchmarks.run                    # all budgeted benchmarks, then BENCHMARKS.md
+    python -m benchmarks.run simulate batch     # only these (the others keep their stored figures)
+    python -m benchmarks.run --render-only      # BENCHMARKS.md from the stored JSON
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
+import importlib
 import os
-import platform
 import sys
-from importlib import metadata
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import quality, serving_inprocess, simulate
+from benchmarks import record
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-LIBRARIES = ("numpy", "pandas", "pyarrow", "lightgbm", "scikit-learn", "mlflow", "fastapi")
+OUTPUT = ROOT / "BENCHMARKS.md"
+BUDGET_S = 20 * 60  # the whole `make bench`, on the project's 2-core machine
+RUN = "run"  # results/run.json: the last `make bench` as a whole (machine at start, wall times, failures)
 
 
-def machine() -> str:
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = ", ".join(f"{lib} {metadata.version(lib)}" for lib in LIBRARIES)
-    return (
-        f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.platform()}, "
-        f"Python {platform.python_version()}; {versions}"
+@dataclass(frozen=True)
+class Benchmark:
+    name: str  # its figures live in benchmarks/results/<name>.json
+    module: str  # has measure(budget_s) -> dict and render(results) -> str
+    title: str  # the section heading in BENCHMARKS.md
+    budget_s: float | None  # its share of BUDGET_S; None: not run by `make bench`, only rendered
+
+
+BENCHMARKS: list[Benchmark] = [
+    Benchmark("quality", "benchmarks.quality", "Accuracy (time split, latest 15% as test)", budget_s=240),
+    Benchmark(
+        "serving_inprocess",
+        "benchmarks.serving_inprocess",
+        "In-process serving (one checkout quote, no HTTP)",
+        budget_s=90,
+    ),
+    Benchmark(
+        "train",
+        "benchmarks.train",
+        "Training (`python -m training train`, fresh process per run)",
+        budget_s=480,
+    ),
+    Benchmark(
+        "batch",
+        "benchmarks.batch",
+        "Batch prediction (`python -m training predict`, fresh process per run)",
+        budget_s=180,
+    ),
+    Benchmark(
+        "simulate",
+        "benchmarks.simulate",
+        "Simulator (`python -m training simulate`, fresh process per run, parquet writing included)",
+        budget_s=60,
+    ),
+]
+
+
+def by_name(name: str) -> Benchmark:
+    for b in BENCHMARKS:
+        if b.name == name:
+            return b
+    raise SystemExit(f"unknown benchmark {name!r}; known: {', '.join(b.name for b in BENCHMARKS)}")
+
+
+def measure(bench: Benchmark) -> float:
+    """Run one benchmark and save its stamped figures; returns its wall time."""
+    if bench.budget_s is None:
+        raise SystemExit(f"{bench.name} has no budget in `make bench`; run its own module instead")
+    module = importlib.import_module(bench.module)
+    print(f"== {bench.name} (budget {bench.budget_s:.0f} s)", flush=True)
+    started = time.perf_counter()
+    results = module.measure(bench.budget_s)
+    wall = time.perf_counter() - started
+    path = record.save(bench.name, results, wall)
+    print(f"== {bench.name}: {wall:.0f} s, wrote {path.relative_to(ROOT)}", flush=True)
+    return wall
+
+
+def stamp(stored: dict, header_machine: dict | None) -> str:
+    m = stored["machine"]
+    line = f"Measured {stored['measured_at']} in {stored['wall_s']:,.0f} s"
+    load = m.get("load_average_1m")
+    line += "." if load is None else f" (1-minute load average {load} at the end)."
+    same = header_machine is not None and all(
+        m.get(k) == header_machine.get(k) for k in ("cores", "memory_gib", "cpu", "versions")
     )
+    return line if same else f"{line} Machine: {record.describe(m)}."
 
 
-def simulator_section(results: dict) -> list[str]:
-    lines = [
-        "## Simulator (`python -m training simulate`, fresh process per run, parquet writing included)",
-        "",
-        "| shipments | runs | median wall s | shipments/s | peak RSS MB | events written |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in results["results"]:
-        lines.append(
-            f"| {r['shipments']:,} | {r['runs']} | {r['median_wall_s']:.2f} | {r['shipments_per_s']:,} "
-            f"| {r['peak_rss_mb']:,} | {r['events']:,} |"
-        )
-    return lines
+def section(bench: Benchmark, header_machine: dict | None, directory: Path) -> str:
+    stored = record.load(bench.name, directory)
+    if stored is None:
+        return f"## {bench.title}\n\nNot measured yet (no benchmarks/results/{bench.name}.json).\n"
+    module = importlib.import_module(bench.module)
+    body = module.render(stored["results"])
+    return f"## {bench.title}\n\n{stamp(stored, header_machine)}\n\n{body}\n"
 
 
-def _fmt(value: float | None, pattern: str = "{:,.2f}") -> str:
-    return "–" if value is None else pattern.format(value)
-
-
-def quality_section(results: dict) -> list[str]:
-    lines = [
-        "## Accuracy (`python -m benchmarks.quality`; time split, latest 15% as test)",
-        "",
-        "| dataset | test n | P50 MAE h | promise MAE h | lane median MAE h | carrier median MAE h "
-        "| 80% coverage | 90% | 95% | 80% width h | late ROC-AUC | late Brier |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    rows = {**results["real"], f"simulated ({results['simulated']['shipments']:,})": results["simulated"]}
-    pct = "{:.1%}"
-    for name, r in rows.items():
-        hours = [_fmt(r[k]) for k in ("model_mae_hours", "promise_mae_hours", "lane_median_mae_hours")]
-        hours.append(_fmt(r["carrier_median_mae_hours"]))
-        cover = [_fmt(r[k], pct) for k in ("coverage_80", "coverage_90", "coverage_95")]
-        late = [_fmt(r["late_roc_auc"], "{:.3f}"), _fmt(r["late_brier"], "{:.3f}")]
-        cells = [name, f"{r['n_test']:,}", *hours, *cover, _fmt(r["width_hours_80"]), *late]
-        lines.append("| " + " | ".join(cells) + " |")
+def header(run: dict | None) -> str:
+    lines = ["# Benchmarks", ""]
+    if run is None:
+        return "\n".join([*lines, "`make bench` has not been run on this checkout yet.", ""])
+    m = run["machine"]
+    within = "within" if run["wall_s"] <= run["budget_s"] else "OVER"
     lines += [
+        f"Written by `make bench` (`python -m benchmarks.run`) from the JSON in `benchmarks/results/`; "
+        f"last full run started {run['started_at']} and took {run['wall_s'] / 60:.1f} min "
+        f"({within} the {run['budget_s'] / 60:.0f}-minute budget).",
         "",
-        "80% window coverage on the simulated test window, by segment:",
-        "",
-        "| segment | n | coverage |",
-        "|---|---|---|",
+        f"Machine: {record.describe(m)}. 1-minute load average at the start: {m['load_average_1m']} "
+        "(the machine is shared: figures are medians of several runs where the table says so, and ratios "
+        "are measured side by side in one run).",
     ]
-    for dim, segments in results["simulated"]["segments"].items():
-        for key, v in segments.items():
-            lines.append(f"| {dim}: {key} | {v['n']:,} | {_fmt(v['coverage'], pct)} |")
-    return lines
+    if run.get("failed"):
+        lines += ["", f"Failed in that run (their sections show older figures): {', '.join(run['failed'])}."]
+    return "\n".join([*lines, ""])
 
 
-def serving_section(results: dict) -> list[str]:
-    bundle, target = results["bundle"], results["target"]
-    lines = [
-        "## In-process serving (`python -m benchmarks.serving_inprocess`)",
-        "",
-        f"Bundle fitted on {bundle['shipments']:,} simulated shipments: {bundle['models']} models x "
-        f"{bundle['trees_per_model']} trees, {bundle['features']} features. "
-        f"Target for a single-option quote: p50 <= {target['quote_p50_us']:.0f} µs, "
-        f"p99 <= {target['quote_p99_us']:.0f} µs "
-        f"({'met' if target['met'] else 'not met'}).",
-        "",
-        "| stage | iterations | p50 µs | p99 µs |",
-        "|---|---|---|---|",
-    ]
-    for name, r in results["results"].items():
-        lines.append(f"| {name} | {r['iterations']:,} | {r['p50_us']:,.0f} | {r['p99_us']:,.0f} |")
-    return lines
+def render(directory: Path = record.RESULTS) -> str:
+    """BENCHMARKS.md from the stored JSON results alone."""
+    stored = record.load(RUN, directory)
+    run = stored["results"] if stored else None
+    header_machine = run["machine"] if run else None
+    sections = [section(b, header_machine, directory) for b in BENCHMARKS]
+    return "\n".join([header(run), *sections])
 
 
-def render() -> str:
-    """BENCHMARKS.md from the JSON results the benchmarks wrote."""
-    sim = json.loads((RESULTS / "simulate.json").read_text())
-    acc = json.loads((RESULTS / "quality.json").read_text())
-    srv = json.loads((RESULTS / "serving_inprocess.json").read_text())
-    lines = ["# Benchmarks", "", f"Machine: {machine()}.", ""]
-    for section in (quality_section(acc), serving_section(srv), simulator_section(sim)):
-        lines += [*section, ""]
-    return "\n".join(lines)
-
-
-def main() -> int:
-    simulate.main([])
-    quality.main([])
-    serving_inprocess.main([])
-    (ROOT / "BENCHMARKS.md").write_text(render())
-    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: every one with a budget)")
+    p.add_argument("--render-only", action="store_true", help="only write BENCHMARKS.md from stored JSON")
+    args = p.parse_args(argv)
+    failed: list[str] = []
+    if not args.render_only:
+        chosen = [by_name(n) for n in args.names] or [b for b in BENCHMARKS if b.budget_s is not None]
+        run = {"started_at": record.now(), "machine": record.machine(), "budget_s": BUDGET_S}
+        walls: dict[str, float] = {}
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="eta-bench-") as tmp:
+            # a throwaway MLflow store: benchmarks never touch the project's own var/mlflow.db
+            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+            for bench in chosen:
+                try:
+                    walls[bench.name] = round(measure(bench), 1)
+                except Exception:  # one broken benchmark must not hide the others' figures
+                    traceback.print_exc()
+                    failed.append(bench.name)
+        run |= {"wall_s": round(time.perf_counter() - started, 1), "benchmarks": walls, "failed": failed}
+        if not args.names:  # only a full run speaks for `make bench` as a whole
+            record.save(RUN, run, run["wall_s"])
+        total = f"total {run['wall_s'] / 60:.1f} min (budget {BUDGET_S / 60:.0f} min)"
+        print(f"{total}; failed: {', '.join(failed) or 'none'}")
+    OUTPUT.write_text(render())
+    print(f"wrote {OUTPUT}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

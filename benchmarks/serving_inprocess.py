@@ -12,7 +12,7 @@ test shipments (so no branch predictor learns one request by heart):
 
     python -m benchmarks.serving_inprocess [--shipments 100000] [--iterations 5000]
 
-Prints a table and writes benchmarks/results/serving_inprocess.json.
+Prints a table and writes benchmarks/results/serving_inprocess.json (also run by `make bench`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import record
 from features.bundle import ModelBundle
 from serving.quotes import QuoteRequest, quote, request_columns
 from training.models import fit_bundle
@@ -38,7 +37,7 @@ from training.simulate import SimulationConfig, simulate
 from training.split import time_split
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "serving_inprocess.json"
+NAME = "serving_inprocess"
 TARGET_P50_US, TARGET_P99_US = 500.0, 2000.0
 
 
@@ -153,32 +152,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--iterations", type=int, default=5000, help="timed calls per stage (after warm-up)")
     p.add_argument("--requests", type=int, default=500, help="distinct requests cycled through")
-    p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def measure(
+    budget_s: float, shipments: int = 100_000, seed: int = 1, iterations: int = 5000, n_requests: int = 500
+) -> dict:
+    """Fit once, then time each stage a fixed number of times (the budget is not divided)."""
     started = time.perf_counter()
-    bundle, test = fitted(args.shipments, args.seed)
+    bundle, test = fitted(shipments, seed)
     fit_s = time.perf_counter() - started
     load_before = os.getloadavg()
-    results = run(bundle, test, args.iterations, args.requests)
+    results = run(bundle, test, iterations, n_requests)
     load_after = os.getloadavg()
     print(table(results))
     met = results["quote"]["p50_us"] <= TARGET_P50_US and results["quote"]["p99_us"] <= TARGET_P99_US
     target = f"p50 <= {TARGET_P50_US:.0f} µs and p99 <= {TARGET_P99_US:.0f} µs"
     print(f"quote target {target}: {'met' if met else 'NOT met'}")
-    report = {
-        "benchmark": "serving_inprocess",
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+    return {
         "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "bundle": {
-            "shipments": args.shipments,
+            "shipments": shipments,
             "fit_s": round(fit_s, 1),
             "features": len(bundle.features.feature_names_),
             "trees_per_model": bundle.quantile_models[0.5].num_trees() if bundle.quantile_models else None,
@@ -187,9 +181,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target": {"quote_p50_us": TARGET_P50_US, "quote_p99_us": TARGET_P99_US, "met": met},
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+
+
+def render(report: dict) -> str:
+    bundle, target = report["bundle"], report["target"]
+    lines = [
+        f"Bundle fitted on {bundle['shipments']:,} simulated shipments: {bundle['models']} models x "
+        f"{bundle['trees_per_model']} trees, {bundle['features']} features. "
+        f"Target for a single-option quote: p50 <= {target['quote_p50_us']:.0f} µs, "
+        f"p99 <= {target['quote_p99_us']:.0f} µs "
+        f"({'met' if target['met'] else 'not met'}).",
+        "",
+        "| stage | iterations | p50 µs | p99 µs |",
+        "|---|---|---|---|",
+    ]
+    for name, r in report["results"].items():
+        lines.append(f"| {name} | {r['iterations']:,} | {r['p50_us']:,.0f} | {r['p99_us']:,.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    report = measure(0.0, args.shipments, args.seed, args.iterations, args.requests)
+    print(f"wrote {record.save(NAME, report, time.perf_counter() - started)}")
     return 0
 
 

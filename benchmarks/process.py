@@ -1,0 +1,74 @@
+"""Time a command in a fresh process: wall seconds and the process's peak resident memory.
+
+Peak RSS is the child's own `ru_maxrss`, read from `os.wait4`, so every run is measured on its own (imports,
+file reading and writing included, as a user running the command pays them).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    peak_rss_mb: float
+    stdout: str
+
+
+def run_fresh(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Run `cmd` from the repository root in a new process; raise with its output when it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()  # drained before waiting so a chatty child never blocks on a full pipe
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{out[-3000:]}")
+    return Run(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024, stdout=out)
+
+
+def repeated(
+    cmd: Sequence[str],
+    runs: int,
+    budget_s: float,
+    env: dict[str, str] | None = None,
+    done: Sequence[Run] = (),
+) -> list[Run]:
+    """Fresh runs until there are `runs`, counting `done` (runs made before): the first always happens, each
+    later one only if it should end, at the median time so far, within `budget_s` of this call."""
+    out = list(done)
+    started = time.perf_counter()
+    while len(out) < runs:
+        if out and time.perf_counter() - started + statistics.median(r.wall_s for r in out) > budget_s:
+            break
+        out.append(run_fresh(cmd, env))
+    return out
+
+
+def summary(done: list[Run], work: int | None = None) -> dict:
+    """Median wall time (and `work` per second at the median), peak RSS over the runs, each run's wall."""
+    wall = statistics.median(r.wall_s for r in done)
+    out: dict = {
+        "runs": len(done),
+        "median_wall_s": round(wall, 2),
+        "wall_s": [round(r.wall_s, 2) for r in done],
+        "peak_rss_mb": round(max(r.peak_rss_mb for r in done)),
+        "median_peak_rss_mb": round(statistics.median(r.peak_rss_mb for r in done)),
+    }
+    if work is not None:
+        out["per_s"] = round(work / wall)
+    return out
