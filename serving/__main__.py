@@ -1,4 +1,5 @@
-"""`python -m serving` runs the API; `create-key`, `revoke-key` and `migrate` manage its database."""
+"""`python -m serving` runs the API; `dispatch` delivers webhooks; `create-key`, `revoke-key` and `migrate`
+manage its database."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uvicorn
 from serving.app import create_app
 from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
+from serving.notify.worker import run_dispatcher
 from serving.security import Scope, create_key, revoke_key
 from serving.settings import Settings
 
@@ -22,6 +24,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the API on ETA_HOST:ETA_PORT (the default command)")
     commands.add_parser("migrate", help="bring the database to the latest schema")
+    commands.add_parser("dispatch", help="deliver webhooks and sweep for stalls until stopped (SIGTERM)")
     key = commands.add_parser("create-key", help="create an API key and print it (shown only once)")
     key.add_argument("--name", required=True, help="who or what the key is for")
     key.add_argument("--scope", action="append", required=True, choices=[s.value for s in Scope])
@@ -37,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1)
         return 0
+    if args.command == "dispatch":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return run_dispatcher(settings)
     upgrade(settings.database_url)
     if args.command == "migrate":
         print("the database is at the latest schema")

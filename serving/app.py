@@ -14,7 +14,8 @@ from serving.errors import register_exception_handlers
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.middleware import REQUEST_ID_HEADER, BodyLimitMiddleware, RequestContextMiddleware
 from serving.model_store import ModelHolder
-from serving.routes import quotes, shipments, system
+from serving.notify.worker import DispatcherThread
+from serving.routes import quotes, shipments, system, webhooks
 from serving.security import KeyCache
 from serving.settings import Settings
 
@@ -29,9 +30,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = session_factory(engine)
     app.state.model = holder
     holder.start()
+    dispatcher = None
+    if settings.dispatch_in_process:
+        dispatcher = DispatcherThread(app.state.session_factory, holder, settings)
+        dispatcher.start()
     try:
         yield
     finally:
+        if dispatcher is not None:
+            dispatcher.stop()
         holder.stop()
         engine.dispose()
 
@@ -45,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()
     register_exception_handlers(app)
-    for module in (system, quotes, shipments):
+    for module in (system, quotes, shipments, webhooks):
         app.include_router(module.router)
     # The last added is the outermost: metrics see every answer, including the 500s made one layer in.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
