@@ -53,10 +53,11 @@ def place(row: pd.Series, side: str) -> dict:
     return {k: v for k, v in out.items() if not (v is None or v is pd.NA)}
 
 
-def quote_request(row: pd.Series) -> QuoteRequest:
+def quote_body(row: pd.Series) -> dict:
     """What a checkout page would send for this shipment, with its carrier and service as the one option."""
     attrs = {c.removeprefix("attr_"): row[c] for c in row.index if c.startswith("attr_") and pd.notna(row[c])}
-    body = {
+    attrs = {k: v.item() if isinstance(v, np.generic) else v for k, v in attrs.items()}  # JSON's own types
+    return {
         "origin": place(row, "origin"),
         "destination": place(row, "destination"),
         "created_at": row["created_at"].isoformat(),
@@ -64,7 +65,10 @@ def quote_request(row: pd.Series) -> QuoteRequest:
         "attributes": attrs,
         "options": [{"carrier": row["carrier"], "service": row["service"]}],
     }
-    return QuoteRequest.model_validate(body)
+
+
+def quote_request(row: pd.Series) -> QuoteRequest:
+    return QuoteRequest.model_validate(quote_body(row))
 
 
 def timed(call: Callable[[int], object], inputs: int, iterations: int, warmup: int = 300) -> dict[str, float]:

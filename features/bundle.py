@@ -19,6 +19,7 @@ import pandas as pd
 from features.build import FeatureBuilder
 from features.columns import Columns, as_columns, n_rows
 from features.conformal import COVERAGE_GRID, ConformalOffsets
+from features.dates import DeliveryCalendar
 from features.fastpredict import OneThreadPredictor
 from features.localtime import add_hours
 from features.progress import progress, status_segments
@@ -104,17 +105,20 @@ class ModelBundle:
         shipments: pd.DataFrame | Columns,
         coverage: float = DEFAULT_COVERAGE,
         weather: pd.DataFrame | None = None,
+        late_risk: bool = True,
     ) -> dict[str, np.ndarray]:
         """The `predictions.parquet` columns (plus the raw P10/P90) as arrays, timestamps as datetime64[ns] in
-        UTC: the code behind `predict`, for plain columns (a checkout request) as for a frame of shipments."""
+        UTC: the code behind `predict`, for plain columns (a checkout request) as for a frame of shipments.
+        `late_risk=False` skips the late-risk model for a caller that does not use it (`p_late` is NaN)."""
         cols = as_columns(shipments)
         X = self.features.matrix(cols, weather)
-        raw = self.predict_matrix(X)
+        raw = self.predict_matrix(X, late_risk)
         n = len(X)
         lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage))
-        fb = self._fallback_quantiles(X)
         use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
-        lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
+        if use_fb.any():
+            fb = self._fallback_quantiles(X)
+            lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
         missing = np.full(n, np.nan)
         raw_q = [np.exp(raw[k]) if k in raw else missing for k in ("log_q10", "log_q90")]
         stamps = add_hours(cols["created_at"], np.array([p50, lo, hi, *raw_q]))  # to the second
@@ -138,9 +142,9 @@ class ModelBundle:
             out[col] = out[col].dt.tz_localize("UTC")
         return out
 
-    def predict_matrix(self, X: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
-        """Raw, sorted quantiles (hours) and the calibrated late probability for a feature matrix (columns in
-        `features.feature_names_` order), each model on one thread."""
+    def predict_matrix(self, X: pd.DataFrame | np.ndarray, late_risk: bool = True) -> dict[str, np.ndarray]:
+        """Raw, sorted quantiles (hours) and the calibrated late probability (unless `late_risk` is False) for
+        a feature matrix (columns in `features.feature_names_` order), each model on one thread."""
         x = X.to_numpy(dtype=np.float64) if isinstance(X, pd.DataFrame) else X
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
@@ -149,7 +153,7 @@ class ModelBundle:
             logs = np.sort(ratios * self.shrink, axis=1) + np.log(ref)[:, None]  # never cross
             for j, q in enumerate(QUANTILES):
                 out[f"log_q{int(q * 100)}"] = logs[:, j]
-        if self.late_model is not None and self.late_calibration is not None:
+        if late_risk and self.late_model is not None and self.late_calibration is not None:
             p = np.interp(self._predictor("late").predict(x), *self.late_calibration)
             if self.late_needs_promise:
                 p = np.where(np.isnan(self._feature(x, "promised_hours")), np.nan, p)
@@ -195,6 +199,15 @@ class ModelBundle:
     def _feature(self, X: np.ndarray, name: str) -> np.ndarray:
         return X[:, self.features.column(name)]
 
+    def delivery_calendar(self) -> DeliveryCalendar:
+        """The carriers' delivery days per country, made on first use and kept out of the pickled bundle."""
+        calendar = self.__dict__.get("_delivery_calendar")
+        if calendar is None:
+            features = self.features
+            calendar = DeliveryCalendar(features.calendar_, features.delivery_weekdays_)
+            self.__dict__["_delivery_calendar"] = calendar
+        return calendar
+
     def _predictor(self, model: float | str) -> OneThreadPredictor:
         """A model's one-thread predictor, made on first use and kept out of the pickled bundle."""
         booster = self.late_model if model == "late" else self.quantile_models[model]  # type: ignore[index]
@@ -204,7 +217,8 @@ class ModelBundle:
         return cache[model]
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_predictors"}
+        caches = ("_predictors", "_delivery_calendar")  # rebuilt on use
+        return {k: v for k, v in self.__dict__.items() if k not in caches}
 
     def predict_progress(
         self,

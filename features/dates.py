@@ -42,6 +42,7 @@ class DeliveryCalendar:
     def __init__(self, holidays: HolidayCalendar, weekdays: dict[str, list[int]]) -> None:
         self.holidays = holidays
         self.weekdays = weekdays
+        self._holidays: dict[str, tuple[int, np.ndarray]] = {}  # per country: first day, holiday or not
 
     def is_delivery_day(self, carrier: str, country: str, day: dt.date) -> bool:
         return bool(self._delivery_days(carrier, country, np.array([day_number(day)]))[0])
@@ -61,8 +62,17 @@ class DeliveryCalendar:
 
     def _delivery_days(self, carrier: str, country: str, days: np.ndarray) -> np.ndarray:
         allowed = _weekday_mask(tuple(self.weekdays.get(carrier, DEFAULT_WEEKDAYS)))
-        holiday = self.holidays.at(np.array([country], dtype=object)).is_holiday(days)  # broadcast
-        return allowed[weekday(days)] & ~holiday
+        first, holiday = self._holiday_days(country)
+        return allowed[weekday(days)] & ~holiday[np.clip(days - first, 0, len(holiday) - 1)]
+
+    def _holiday_days(self, country: str) -> tuple[int, np.ndarray]:
+        """A country's holidays as a flag per day of the calendar's span, read once; the days before and after
+        the span have none, as its first and last day."""
+        if country not in self._holidays:
+            at = self.holidays.at(np.array([country], dtype=object))
+            span = at.table.first + np.arange(at.table.n_days)
+            self._holidays[country] = (at.table.first, at.is_holiday(span))
+        return self._holidays[country]
 
 
 DEFAULT_WEEKDAYS = (0, 1, 2, 3, 4, 5)  # a carrier never seen delivering: Monday to Saturday

@@ -38,7 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command in (None, "serve"):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            workers=1,
+            loop="uvloop",
+            http="httptools",
+            access_log=settings.access_log,
+        )
         return 0
     if args.command == "dispatch":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

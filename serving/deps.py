@@ -1,4 +1,7 @@
-"""Typed dependencies: everything a route needs comes from the app's state, opened in the lifespan."""
+"""Typed dependencies: everything a route needs comes from the app's state, opened in the lifespan.
+
+Those that only read the state are `async def`: FastAPI runs a plain `def` dependency in its thread pool,
+a hop that costs more than the read itself."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from serving.model_store import LoadedModel
 from serving.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory
 
 
@@ -26,12 +29,12 @@ def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_fa
         yield session
 
 
-def get_model(request: Request) -> LoadedModel | None:
+async def get_model(request: Request) -> LoadedModel | None:
     """The model in service when the request arrived; a later swap does not change it for this request."""
     return request.app.state.model.current
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 

@@ -200,14 +200,12 @@ def quote(
         pred = _without_model(shipments, coverage, fallback)
     else:
         columns = request_columns(req, created)
-        pred = bundle.predict_columns(columns, coverage)
+        pred = bundle.predict_columns(columns, coverage, late_risk=False)  # a quote shows no late risk
     p_by = None
     if req.by_date is not None and bundle is not None:
         p_by = probability_by(bundle, columns, req.by_date)
-    calendar = (
-        DeliveryCalendar(bundle.features.calendar_, bundle.features.delivery_weekdays_) if bundle else None
-    )
-    return QuoteResponse(quotes=_shape(columns, pred, coverage, calendar, p_by))
+    calendar = bundle.delivery_calendar() if bundle else None
+    return QuoteResponse.model_construct(quotes=_shape(columns, pred, coverage, calendar, p_by))
 
 
 def _without_model(
@@ -266,7 +264,7 @@ def _shape(
     for i in range(n):
         version = pred["model_version"][i] or None
         if np.isnat(pred["eta_p50"][i]):
-            quotes.append(Quote(
+            quotes.append(Quote.model_construct(
                 carrier=carriers[i], service=services[i], window_start=None, window_end=None,
                 earliest_date=None, latest_date=None, most_likely_date=None, coverage=coverage,
                 prediction_source="fallback", model_version=version,
@@ -279,7 +277,7 @@ def _shape(
             start, likely, end = moved[0], moved[1], max(moved[2], moved[0])
             likely = min(max(likely, start), end)
         start, likely, end = (CALENDAR_EPOCH + dt.timedelta(days=int(d)) for d in (start, likely, end))
-        quotes.append(Quote(
+        quotes.append(Quote.model_construct(
             carrier=carriers[i], service=services[i],
             window_start=_utc(pred["window_start"][i]), window_end=_utc(pred["window_end"][i]),
             earliest_date=start, latest_date=end, most_likely_date=likely, coverage=coverage,

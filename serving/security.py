@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -24,7 +24,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from serving.db.tables import ApiKey
 from serving.deps import SessionFactoryDep
@@ -116,23 +117,27 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require(scope: Scope | str) -> Callable[..., Principal]:
+def require(scope: Scope | str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting keys with `scope` (or `admin`): 401 without a valid key, 403 without scope."""
     needed = Scope(scope)
 
-    def dependency(
+    def look_up(factory: sessionmaker[Session], key: str) -> Principal | None:
+        with factory() as session:  # its own short transaction, not held while the route works
+            return authenticate(session, key)
+
+    async def dependency(
         request: Request,
         factory: SessionFactoryDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
+        """On the event loop for a cached key; the database look-up of a new key runs in the thread pool."""
         if credentials is None:
             raise _unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
         cache: KeyCache = request.app.state.key_cache
         key_hash = hash_key(credentials.credentials)
         principal = cache.get(key_hash)
         if principal is None:
-            with factory() as session:  # its own short transaction, not held while the route works
-                principal = authenticate(session, credentials.credentials)
+            principal = await run_in_threadpool(look_up, factory, credentials.credentials)
             if principal is None:
                 raise _unauthorized("Invalid or revoked API key.")
             cache.put(key_hash, principal)
