@@ -54,6 +54,12 @@ BENCHMARKS: list[Benchmark] = [
         budget_s=90,
     ),
     Benchmark(
+        "serving_http",
+        "benchmarks.serving_http",
+        "HTTP serving (the service beside `mlflow models serve` of the same registered model)",
+        budget_s=150,  # serves the bundle the in-process benchmark fitted just before
+    ),
+    Benchmark(
         "train",
         "benchmarks.train",
         "Training (`python -m training train`, fresh process per run)",

@@ -18,9 +18,9 @@ The two servers take turns within each round, so both see the same neighbours on
 the median of the rounds. Requests go to 127.0.0.1 only; each load lasts a fixed number of seconds and the
 servers are stopped at the end.
 
-    python -m benchmarks.serving_http [--shipments 100000] [--rounds 3] [--seconds 8] [--rates 25 200]
+    python -m benchmarks.serving_http [--shipments 100000] [--rounds 3] [--seconds 5] [--bundle DIR]
 
-Prints a table and writes benchmarks/results/serving_http.json.
+Prints a table and writes benchmarks/results/serving_http.json (also run by `make bench`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -49,19 +48,22 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from benchmarks import record
 from benchmarks.serving_inprocess import fitted, quote_body
 from features.bundle import ModelBundle
 from training.registry import OUTCOME_COLUMNS, jsonable, log_bundle
 from training.simulate import SimulationConfig, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "serving_http.json"
+NAME = "serving_http"
 MODEL_NAME = "eta-benchmark"
 CONNECTIONS = 16  # wrk's connections at saturation
 RATE_CONNECTIONS = 4  # h2load's connections at a fixed rate (each sends rate / 4 per second)
 TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client"}  # command -> Debian package
+STEADY, LOW = 200, 20  # fixed rates: the target's, and one that `mlflow models serve` can carry too
 TARGETS = {"throughput_rps": 500.0, "p99_ms_at_200_rps": 20.0, "throughput_ratio": 5.0}
-LIBRARIES = ("fastapi", "uvicorn", "uvloop", "httptools", "pydantic", "lightgbm", "mlflow")
+LIBRARIES = ("uvloop", "httptools", "pydantic")  # beside those every result names (benchmarks.record)
+SETUP_S = 40  # registering the model and starting both servers, roughly, on a quiet machine
 
 
 @dataclass(frozen=True)
@@ -252,68 +254,179 @@ def at_rate(server: Server, rate: int, seconds: float, body: str, work: Path) ->
 
 # ---- the run ------------------------------------------------------------------------------------------
 def median_of(runs: list[dict]) -> dict:
-    """Each figure's median over the rounds (the rounds are kept too)."""
+    """Each figure's median over the rounds."""
     keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
     return {k: round(float(np.median([r[k] for r in runs])), 3) for k in keys}
 
 
-def measure(servers: list[Server], rounds: int, seconds: float, rates: Sequence[int], work: Path) -> dict:
-    runs: dict[str, dict[str, list[dict]]] = {s.name: {"saturation": []} for s in servers}
-    for server in servers:  # a warm-up: first calls load caches, JIT-free but lazy
+def loads(server: Server) -> list[str]:
+    """Saturation for both servers; the steady target rate only where it can be carried (the service)."""
+    return ["saturation", f"{LOW} rps", *([f"{STEADY} rps"] if server.name == "service" else [])]
+
+
+def run_load(server: Server, load: str, seconds: float, round_: int, work: Path) -> dict:
+    if load == "saturation":
+        return saturate(server, seconds, work)
+    body = server.bodies[round_ % len(server.bodies)]
+    return at_rate(server, int(load.split()[0]), seconds, body, work)
+
+
+def measure_loads(servers: list[Server], rounds: int, seconds: float, work: Path) -> dict:
+    """Every load on both servers in turn, `rounds` times; per load the medians and each round's figures."""
+    runs: dict[str, dict[str, list[dict]]] = {s.name: {load: [] for load in loads(s)} for s in servers}
+    for server in servers:  # warm-up: first requests fill the caches
         saturate(server, 2, work)
     for i in range(rounds):
         for server in servers:
-            runs[server.name]["saturation"].append(saturate(server, seconds, work))
-            for rate in rates:
-                body = server.bodies[i % len(server.bodies)]
-                runs[server.name].setdefault(f"{rate} rps", []).append(
-                    at_rate(server, rate, seconds, body, work)
-                )
+            for load in loads(server):
+                runs[server.name][load].append(run_load(server, load, seconds, i, work))
     return {
         name: {load: {"median": median_of(r), "rounds": r} for load, r in by_load.items()}
         for name, by_load in runs.items()
     }
 
 
-def compare(results: dict, rates: Sequence[int]) -> dict:
+def compare(results: dict) -> dict:
     ours, theirs = results["service"], results["mlflow models serve"]
-    sat, other = ours["saturation"]["median"], theirs["saturation"]["median"]
-    out = {
-        "throughput_ratio": round(sat["throughput_rps"] / other["throughput_rps"], 1),
-        "p99_ratio_at_saturation": round(other["p99_ms"] / sat["p99_ms"], 1),
+    return {
+        "throughput_ratio": round(
+            ours["saturation"]["median"]["throughput_rps"] / theirs["saturation"]["median"]["throughput_rps"],
+            1,
+        ),
+        **{
+            f"p99_ratio_{load.replace(' ', '_')}": round(
+                theirs[load]["median"]["p99_ms"] / ours[load]["median"]["p99_ms"], 1
+            )
+            for load in ("saturation", f"{LOW} rps")
+        },
     }
-    for rate in rates:
-        a, b = ours[f"{rate} rps"]["median"], theirs[f"{rate} rps"]["median"]
-        out[f"p99_ratio_at_{rate}_rps"] = round(b["p99_ms"] / a["p99_ms"], 1)
-    return out
 
 
 def targets_met(results: dict, ratios: dict) -> dict:
     ours, theirs = results["service"], results["mlflow models serve"]
-    sat = ours["saturation"]["median"]
-    at_200 = ours.get("200 rps", {}).get("median")
+    sat, steady = ours["saturation"]["median"], ours[f"{STEADY} rps"]["median"]
     return {
         "throughput": sat["throughput_rps"] >= TARGETS["throughput_rps"],
-        "p99_at_200_rps": at_200 is not None
-        and at_200["p99_ms"] <= TARGETS["p99_ms_at_200_rps"]
-        and at_200["rate_achieved"] >= 0.95 * 200,
+        "p99_at_200_rps": steady["p99_ms"] <= TARGETS["p99_ms_at_200_rps"]
+        and steady["rate_achieved"] >= 0.95 * STEADY,
         "vs_mlflow": ratios["throughput_ratio"] >= TARGETS["throughput_ratio"]
         and sat["p99_ms"] < theirs["saturation"]["median"]["p99_ms"],
     }
 
 
-def table(results: dict, ratios: dict) -> str:
+def serve_and_measure(tmp: Path, uri: str, test: pd.DataFrame, rounds: int, seconds: float, n: int) -> dict:
+    """Both servers up from the registered model; the loads; both stopped."""
+    rows = test.sample(min(n, len(test)), random_state=0)
+    ours_port, theirs_port = free_port(), free_port()
+    env = service_env(tmp, uri, ours_port)
+    key = api_key(env)
+    bin_dir = Path(sys.executable).parent  # mlflow starts `uvicorn` from the PATH, as in an active venv
+    mlflow_cli, path = str(bin_dir / "mlflow"), f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    theirs_cmd = [mlflow_cli, "models", "serve", "-m", uri, "--env-manager", "local"]
+    theirs_cmd += ["-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1"]
+    with (
+        serving([sys.executable, "-m", "serving"], env, tmp / "service.log") as ours,
+        serving(theirs_cmd, {**env, "PATH": path}, tmp / "mlflow.log") as theirs,
+    ):
+        wait_until(f"http://127.0.0.1:{ours_port}/readyz", '"loaded":true', ours, tmp / "service.log")
+        wait_until(f"http://127.0.0.1:{theirs_port}/ping", "", theirs, tmp / "mlflow.log")
+        records = [contract_record(rows.iloc[[i]]) for i in range(len(rows))]
+        servers = [
+            Server(
+                "service",
+                f"http://127.0.0.1:{ours_port}/v1/quotes",
+                [json.dumps(quote_body(r)) for _, r in rows.iterrows()],
+                {"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            ),
+            Server(
+                "mlflow models serve",
+                f"http://127.0.0.1:{theirs_port}/invocations",
+                [json.dumps({"dataframe_records": [r]}) for r in records],
+                {"Content-Type": "application/json"},
+            ),
+        ]
+        return measure_loads(servers, rounds, seconds, tmp)
+
+
+def measure(
+    budget_s: float,
+    shipments: int = 100_000,
+    seed: int = 1,
+    rounds: int = 3,
+    seconds: float = 5,
+    n_requests: int = 200,
+    saved: Path | None = None,
+) -> dict:
+    """Loads of `seconds` each (shortened to stay within `budget_s` when one is given), `rounds` times."""
+    started = time.perf_counter()
+    tools = ensure_tools()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="eta-bench-http-") as name:
+        tmp = Path(name)
+        uri, test = register(tmp, shipments, seed, saved)
+        setup_s = time.perf_counter() - started
+        if budget_s > 0:  # 5 loads a round, a warm-up, and the servers' start
+            left = budget_s - (time.perf_counter() - started) - SETUP_S / 2
+            seconds = max(min(seconds, left / (5 * rounds + 2)), 2)
+        results = serve_and_measure(tmp, uri, test, rounds, seconds, n_requests)
+    ratios = compare(results)
+    met = targets_met(results, ratios)
+    report = {
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "versions": {lib: metadata.version(lib) for lib in LIBRARIES} | tools,
+        "setup": {
+            "model": f"{MODEL_NAME}/1, a bundle fitted on {shipments:,} simulated shipments"
+            if saved is None
+            else f"{MODEL_NAME}/1, the saved bundle {saved}",
+            "register_s": round(setup_s, 1),
+            "workers": 1,
+            "rounds": rounds,
+            "seconds_per_load": round(seconds, 1),
+            "saturation": f"wrk -t1 -c{CONNECTIONS}, {n_requests} distinct one-option requests cycled",
+            "fixed_rate": f"h2load --h1 -c{RATE_CONNECTIONS} --rps=rate/{RATE_CONNECTIONS}, "
+            "one request body per round",
+        },
+        "targets": {**TARGETS, "met": met},
+        "ratios": ratios,
+        "results": results,
+    }
+    print(render(report))
+    return report
+
+
+def render(report: dict) -> str:
+    setup, t, ratios = report["setup"], report["targets"], report["ratios"]
+    met = t["met"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
     lines = [
-        f"{'server':<22} {'load':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}",
-        "-" * 68,
+        f"One uvicorn worker each, both serving {setup['model']} from the same MLflow registry; one-option "
+        f"requests on 127.0.0.1. Saturation: {setup['saturation']}; fixed rates: {setup['fixed_rate']} "
+        f"(the rate achieved is shown). Medians of {setup['rounds']} rounds of "
+        f"{setup['seconds_per_load']:g} s per load, the two servers taking turns.",
+        "",
+        "| server | load | requests/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, by_load in results.items():
+    for name, by_load in report["results"].items():
         for load, r in by_load.items():
             m = r["median"]
             rps = m.get("throughput_rps", m.get("rate_achieved"))
-            cells = f"{rps:>8,.1f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f}"
-            lines.append(f"{name:<22} {load:<11} {cells}")
-    lines.append("ratios (service / mlflow models serve): " + json.dumps(ratios))
+            cells = f"{rps:,.0f} | {m['p50_ms']:,.2f} | {m['p99_ms']:,.2f} | {m['errors']:,.0f}"
+            lines.append(f"| {name} | {load} | {cells} |")
+    lines += [
+        "",
+        f"Service / `mlflow models serve`: {ratios['throughput_ratio']:g}x the throughput at saturation; "
+        f"p99 {ratios['p99_ratio_saturation']:g}x lower at saturation and "
+        f"{ratios[f'p99_ratio_{LOW}_rps']:g}x lower at {LOW} requests/s.",
+        "",
+        f"Targets: >= {t['throughput_rps']:.0f} quotes/s at saturation ({verdict(met['throughput'])}); "
+        f"p99 <= {t['p99_ms_at_200_rps']:.0f} ms at a steady {STEADY} requests/s "
+        f"({verdict(met['p99_at_200_rps'])}); >= {t['throughput_ratio']:.0f}x the throughput of "
+        f"`mlflow models serve` at a lower p99 ({verdict(met['vs_mlflow'])}).",
+    ]
     return "\n".join(lines)
 
 
@@ -322,91 +435,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--shipments", type=int, default=100_000, help="simulated shipments to train on")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3, help="rounds of every load on both servers (medians)")
-    p.add_argument("--seconds", type=float, default=8, help="length of each load")
-    p.add_argument("--rates", type=int, nargs="+", default=[25, 200], help="fixed request rates (per second)")
+    p.add_argument("--seconds", type=float, default=5, help="length of each load")
     p.add_argument("--requests", type=int, default=200, help="distinct requests cycled through")
     p.add_argument("--bundle", type=Path, help="serve this saved bundle instead of fitting one")
-    p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    tools = ensure_tools()
-    with tempfile.TemporaryDirectory(prefix="eta-bench-http-") as name:
-        tmp = Path(name)
-        started = time.perf_counter()
-        uri, test = register(tmp, args.shipments, args.seed, args.bundle)
-        fit_s = time.perf_counter() - started
-        rows = test.sample(min(args.requests, len(test)), random_state=0)
-        ours_port, theirs_port = free_port(), free_port()
-        env = service_env(tmp, uri, ours_port)
-        key = api_key(env)
-        bin_dir = Path(sys.executable).parent  # mlflow starts `uvicorn` from the PATH, as in an active venv
-        mlflow_cli, path = str(bin_dir / "mlflow"), f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        theirs_cmd = [mlflow_cli, "models", "serve", "-m", uri, "--env-manager", "local"]
-        theirs_cmd += ["-h", "127.0.0.1", "-p", str(theirs_port), "-w", "1"]
-        with (
-            serving([sys.executable, "-m", "serving"], env, tmp / "service.log") as ours,
-            serving(theirs_cmd, {**env, "PATH": path}, tmp / "mlflow.log") as theirs,
-        ):
-            wait_until(f"http://127.0.0.1:{ours_port}/readyz", '"loaded":true', ours, tmp / "service.log")
-            wait_until(f"http://127.0.0.1:{theirs_port}/ping", "", theirs, tmp / "mlflow.log")
-            servers = [
-                Server(
-                    "service",
-                    f"http://127.0.0.1:{ours_port}/v1/quotes",
-                    [json.dumps(quote_body(r)) for _, r in rows.iterrows()],
-                    {"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-                ),
-                Server(
-                    "mlflow models serve",
-                    f"http://127.0.0.1:{theirs_port}/invocations",
-                    [
-                        json.dumps({"dataframe_records": [contract_record(rows.iloc[[i]])]})
-                        for i in range(len(rows))
-                    ],
-                    {"Content-Type": "application/json"},
-                ),
-            ]
-            load_before = os.getloadavg()[0]
-            results = measure(servers, args.rounds, args.seconds, args.rates, tmp)
-            load_after = os.getloadavg()[0]
-    ratios = compare(results, args.rates)
-    met = targets_met(results, ratios)
-    print(table(results, ratios))
-    print("targets: " + json.dumps(met))
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    report = {
-        "benchmark": "serving_http",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gib": round(mem_gib),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "libraries": {lib: metadata.version(lib) for lib in LIBRARIES},
-            "load_generators": tools,
-        },
-        "load_average_1m": {"before": round(load_before, 2), "after": round(load_after, 2)},
-        "setup": {
-            "model": f"{MODEL_NAME} version 1 (bundle fitted on {args.shipments:,} simulated shipments, "
-            f"{fit_s:.0f} s to fit and register)"
-            if args.bundle is None
-            else f"{MODEL_NAME} version 1 (the saved bundle {args.bundle})",
-            "workers": 1,
-            "rounds": args.rounds,
-            "seconds_per_load": args.seconds,
-            "saturation": f"wrk -t1 -c{CONNECTIONS}, {args.requests} distinct one-option requests cycled",
-            "fixed_rate": f"h2load --h1 -c{RATE_CONNECTIONS} --rps=rate/{RATE_CONNECTIONS}, one request body "
-            "per round",
-        },
-        "targets": {**TARGETS, "met": met},
-        "ratios": ratios,
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    started = time.perf_counter()
+    report = measure(0.0, args.shipments, args.seed, args.rounds, args.seconds, args.requests, args.bundle)
+    print(f"wrote {record.save(NAME, report, time.perf_counter() - started)}")
     return 0
 
 

@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,10 @@ NAME = "serving_inprocess"
 TARGET_P50_US, TARGET_P99_US = 500.0, 2000.0
 
 
+@cache
 def fitted(n_shipments: int, seed: int) -> tuple[ModelBundle, pd.DataFrame]:
+    """A bundle fitted on the simulator's network and its test window (fitted once per process: the HTTP
+    benchmark serves the same one)."""
     split = time_split(simulate(SimulationConfig(n_shipments=n_shipments, seed=seed)).history)
     return fit_bundle(split.train, split.calibrate), split.test
 
