@@ -22,11 +22,15 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project editable from the lock
 
-demo: setup ## simulate a history, train, evaluate, register the champion, then serve it on 127.0.0.1:8000
+demo: setup ## simulate a history, train, evaluate, register the champion, serve it on 127.0.0.1:8000 with the webhook dispatcher
 	$(PYTHON) -m training demo --out $(DEMO)
 	@echo "API key for the demo (admin scope; shown once):"
 	@$(PYTHON) -m serving create-key --name demo --scope admin
-	@echo "Serving the champion on http://127.0.0.1:8000 (OpenAPI at /docs); Ctrl-C stops it."
+	@echo "Serving the champion on http://127.0.0.1:8000 (OpenAPI at /docs) with the webhook dispatcher beside it"
+	@echo "(webhooks may target 127.0.0.1 in the demo); Ctrl-C stops both."
+	export ETA_WEBHOOK_ALLOW_LOOPBACK=true; \
+	$(PYTHON) -m serving dispatch & dispatcher=$$!; \
+	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT; \
 	$(PYTHON) -m serving
 
 test: setup ## run the whole test suite (real datasets, slow suites included)

@@ -72,6 +72,13 @@ BENCHMARKS: list[Benchmark] = [
         budget_s=180,
     ),
     Benchmark(
+        "alerts",
+        "benchmarks.alerts",
+        "Delay notifications (`python -m benchmarks.alerts`: dispatcher throughput; a simulated month "
+        "replayed through the API)",
+        budget_s=None,  # the 20 minutes are spoken for: run on its own, rendered from its JSON
+    ),
+    Benchmark(
         "simulate",
         "benchmarks.simulate",
         "Simulator (`python -m training simulate`, fresh process per run, parquet writing included)",

@@ -7,11 +7,15 @@ and a batch re-scoring job applies the same rules to shipments in flight.
 Conditions, each with the level it raises (in brackets, what turns it off again: the hysteresis):
 
 - `risk` (1, watch): late risk >= `raise_risk` [late risk < `clear_risk`];
-- `slip` (2, likely): the ETA window ends after the promise [it ends `clear_margin_hours` before it];
-- `stalled` (2, likely): no scan for longer than the model expects [a new scan];
-- `exception` (2, likely): an exception or customs-hold scan is the latest word [a later scan moves on];
-- `late` (3, late): the most likely ETA is after the promise, or the promise passed undelivered [the most
-  likely ETA is `clear_margin_hours` before the promise].
+- `stalled` (1, watch): no scan for longer than the model expects [a new scan];
+- `exception` (1, watch): an exception or customs-hold scan is the latest word [a later scan moves on];
+- `slip` (2, likely): the ETA window slips past the promise: its most likely time lies after it [it lies
+  `clear_margin_hours` before the promise];
+- `late` (3, late): even the window's start lies after the promise, or the promise passed undelivered [the
+  start lies `clear_margin_hours` before the promise].
+
+A stall, an exception or a customs hold is often routine (a customs hold on a customs lane); the model's late
+risk and window, which see them among their features, decide how far they escalate.
 
 A delay *episode* starts at the first condition and ends when every condition is off (`back_on_track`) or at
 delivery. Within an episode each level alerts once (`shipment.delay_predicted`, dedupe key
@@ -45,9 +49,9 @@ class Condition(StrEnum):
 
 LEVEL_OF = {
     Condition.RISK: Level.WATCH,
+    Condition.STALLED: Level.WATCH,
+    Condition.EXCEPTION: Level.WATCH,
     Condition.SLIP: Level.LIKELY,
-    Condition.STALLED: Level.LIKELY,
-    Condition.EXCEPTION: Level.LIKELY,
     Condition.LATE: Level.LATE,
 }
 
@@ -88,6 +92,7 @@ class Snapshot:
     eta_p50: dt.datetime | None = None
     window_end: dt.datetime | None = None
     p_late: float | None = None
+    window_start: dt.datetime | None = None
     stalled: bool = False
     last_event_at: dt.datetime | None = None  # names the silence a stall belongs to
     exception_event_id: str | None = None  # the exception or customs-hold scan that is the latest word
@@ -162,16 +167,11 @@ def conditions_at(previous: frozenset[Condition], s: Snapshot, rules: AlertRules
         on.add(Condition.RISK)
     margin = rules.clear_margin_hours
     if s.promised_at is not None:
-        if s.window_end is not None:
-            slip = _hours(s.window_end, s.promised_at)
-            if slip > 0 or (was(Condition.SLIP) and slip > -margin):
-                on.add(Condition.SLIP)
-        eta_late = None if s.eta_p50 is None else _hours(s.eta_p50, s.promised_at)
-        if (
-            s.at > s.promised_at
-            or (eta_late is not None and eta_late > 0)
-            or (was(Condition.LATE) and eta_late is not None and eta_late > -margin)
-        ):
+        for condition, stamp in ((Condition.SLIP, s.eta_p50), (Condition.LATE, s.window_start)):
+            after = None if stamp is None else _hours(stamp, s.promised_at)
+            if after is not None and (after > 0 or (was(condition) and after > -margin)):
+                on.add(condition)
+        if s.at > s.promised_at:
             on.add(Condition.LATE)
     if s.stalled:
         on.add(Condition.STALLED)

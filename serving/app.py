@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
+from serving.db.tables import utcnow
 from serving.errors import register_exception_handlers
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.middleware import REQUEST_ID_HEADER, BodyLimitMiddleware, RequestContextMiddleware
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="eta-service", summary="Delivery windows, late risk and delay alerts", lifespan=lifespan
     )
     app.state.settings = settings
+    app.state.clock = utcnow
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()
     register_exception_handlers(app)

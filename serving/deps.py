@@ -5,7 +5,8 @@ a hop that costs more than the read itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,6 +35,11 @@ async def get_model(request: Request) -> LoadedModel | None:
     return request.app.state.model.current
 
 
+async def get_clock(request: Request) -> Callable[[], dt.datetime]:
+    """What "now" is for predictions and alerts: the wall clock, or a replay's simulated clock."""
+    return request.app.state.clock
+
+
 async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
@@ -43,3 +49,4 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 SessionDep = Annotated[Session, Depends(get_session)]
 ModelDep = Annotated[LoadedModel | None, Depends(get_model)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]

@@ -37,7 +37,8 @@ def snapshot(s: Shipment, events: Sequence[Event], now: dt.datetime) -> Snapshot
     last = events[-1] if events else None
     return Snapshot(
         shipment_id=s.shipment_id, at=now, promised_at=s.promised_at, eta_p50=s.eta_p50,
-        window_end=s.window_end, p_late=s.p_late, stalled=s.stalled, last_event_at=s.last_event_at,
+        window_start=s.window_start, window_end=s.window_end, p_late=s.p_late, stalled=s.stalled,
+        last_event_at=s.last_event_at,
         exception_event_id=last.event_id if last is not None and last.status in HOLDING else None,
         delivered_at=s.delivered_at,
     )  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from serving.db.tables import Alert, AlertStateRow, EtaHistory, Shipment
-from serving.deps import ModelDep, SessionDep, SettingsDep
+from serving.deps import ClockDep, ModelDep, SessionDep, SettingsDep
 from serving.errors import Conflict, NotFound, ProblemError
 from serving.security import Principal, Scope, require
 from serving.tracking import (
@@ -160,26 +160,32 @@ def _locked(session: Session, shipment_id: str) -> Shipment:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_shipment(
-    body: ShipmentIn, session: SessionDep, model: ModelDep, settings: SettingsDep, _: Ingest
+    body: ShipmentIn, session: SessionDep, model: ModelDep, settings: SettingsDep, clock: ClockDep, _: Ingest
 ) -> ShipmentDetail:
     if session.get(Shipment, body.shipment_id) is not None:
         raise Conflict(f"Shipment '{body.shipment_id}' is already registered; its promise is never changed.")
     bundle = model.bundle if model else None
-    s = register(session, body, bundle, dt.datetime.now(dt.UTC), settings.alert_rules())
+    s = register(session, body, bundle, clock(), settings.alert_rules())
     session.commit()
     return detail(session, s)
 
 
 @router.post("/{shipment_id}/events")
 def add_events(
-    shipment_id: str, body: EventBatch, session: SessionDep, model: ModelDep, settings: SettingsDep, _: Ingest
+    shipment_id: str,
+    body: EventBatch,
+    session: SessionDep,
+    model: ModelDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    _: Ingest,
 ) -> IngestResult:
     """Each event is checked on its own: bad ones come back with reasons, the rest are stored. Alerts and
     their notifications are written in the same transaction as the events."""
     good, bad = parse_events(body)
     s = _locked(session, shipment_id)
     bundle = model.bundle if model else None
-    accepted, duplicates = ingest(session, s, good, bundle, dt.datetime.now(dt.UTC), settings.alert_rules())
+    accepted, duplicates = ingest(session, s, good, bundle, clock(), settings.alert_rules())
     session.commit()
     return IngestResult(accepted=accepted, duplicates=duplicates, rejected=bad, shipment=detail(session, s))
 

@@ -24,7 +24,8 @@ PROMISE = T0 + dt.timedelta(hours=72)
 def snap(hours: float = 1, **fields: object) -> Snapshot:
     base: dict = {
         "shipment_id": "s1", "at": T0 + dt.timedelta(hours=hours), "promised_at": PROMISE,
-        "eta_p50": PROMISE - dt.timedelta(hours=24), "window_end": PROMISE - dt.timedelta(hours=10),
+        "eta_p50": PROMISE - dt.timedelta(hours=24), "window_start": PROMISE - dt.timedelta(hours=40),
+        "window_end": PROMISE - dt.timedelta(hours=10),
         "p_late": 0.1,
     }  # fmt: skip
     return Snapshot(**{**base, **fields})
@@ -71,27 +72,35 @@ def test_a_new_delay_after_recovery_is_a_new_episode_with_its_own_alert() -> Non
     assert [n.dedupe_key for n in sent] == ["s1/0/level-1", "s1/0/back-on-track", "s1/1/level-1"]
 
 
-def test_the_window_slipping_past_the_promise_escalates_to_likely() -> None:
+def test_the_most_likely_eta_slipping_past_the_promise_escalates_to_likely() -> None:
     slipped = PROMISE + dt.timedelta(hours=5)
-    state, sent = run(snap(1, p_late=0.6), snap(2, p_late=0.6, window_end=slipped))
-    assert [(n.type, n.level) for n in sent] == [
+    state, sent = run(snap(1, p_late=0.6), snap(2, p_late=0.6, eta_p50=slipped))
+    delays = [(n.type, n.level) for n in sent if n.type == NoticeType.DELAY_PREDICTED]
+    assert delays == [
         (NoticeType.DELAY_PREDICTED, Level.WATCH), (NoticeType.DELAY_PREDICTED, Level.LIKELY),
     ]  # fmt: skip
-    assert sent[1].window_end == slipped and sent[1].promised_at == PROMISE
+    likely = next(n for n in sent if n.level == Level.LIKELY)
+    assert likely.new_eta == slipped and likely.promised_at == PROMISE
 
 
-def test_the_slip_clears_only_when_the_window_ends_a_margin_before_the_promise() -> None:
+def test_a_window_end_past_the_promise_alone_is_no_alert() -> None:
+    state, sent = run(snap(1, window_end=PROMISE + dt.timedelta(hours=20)))
+    assert sent == [] and state.level == Level.NONE
+
+
+def test_the_slip_clears_only_when_the_eta_lies_a_margin_before_the_promise() -> None:
     rules = AlertRules(clear_margin_hours=6)
     just_before = PROMISE - dt.timedelta(hours=2)
-    state, _ = run(snap(1, window_end=PROMISE + dt.timedelta(hours=1)), snap(2, window_end=just_before))
+    state, _ = run(snap(1, eta_p50=PROMISE + dt.timedelta(hours=1)), snap(2, eta_p50=just_before))
     assert Condition.SLIP in state.conditions
-    state, sent = evaluate(state, snap(3, window_end=PROMISE - dt.timedelta(hours=7)), rules)
+    state, sent = evaluate(state, snap(3, eta_p50=PROMISE - dt.timedelta(hours=7)), rules)
     assert types(sent) == ["shipment.back_on_track"]
 
 
 def test_a_jump_straight_to_late_sends_one_alert_at_the_top_level_with_old_and_new_dates() -> None:
     late_eta = PROMISE + dt.timedelta(hours=20)
-    state, sent = run(snap(1), snap(30, eta_p50=late_eta, window_end=late_eta, p_late=0.9))
+    late = {"eta_p50": late_eta, "window_start": PROMISE + dt.timedelta(hours=2), "p_late": 0.95}
+    state, sent = run(snap(1), snap(30, **late))
     delay = [n for n in sent if n.type == NoticeType.DELAY_PREDICTED]
     assert [n.level for n in delay] == [Level.LATE]
     assert delay[0].old_eta == PROMISE - dt.timedelta(hours=24) and delay[0].new_eta == late_eta
@@ -99,10 +108,9 @@ def test_a_jump_straight_to_late_sends_one_alert_at_the_top_level_with_old_and_n
 
 
 def test_a_level_below_one_already_alerted_stays_silent() -> None:
-    late_eta = PROMISE + dt.timedelta(hours=20)
+    late = {"eta_p50": PROMISE + dt.timedelta(hours=20), "window_start": PROMISE + dt.timedelta(hours=1)}
     state, sent = run(
-        snap(1, eta_p50=late_eta, window_end=late_eta, p_late=0.9),
-        snap(2, eta_p50=PROMISE - dt.timedelta(hours=1), window_end=late_eta, p_late=0.9),
+        snap(1, p_late=0.9, **late), snap(2, p_late=0.9, eta_p50=PROMISE + dt.timedelta(hours=3))
     )
     assert [n.level for n in sent if n.type == NoticeType.DELAY_PREDICTED] == [Level.LATE]
 
@@ -120,7 +128,7 @@ def test_a_stall_alerts_once_per_silence_and_a_new_scan_ends_it() -> None:
         snap(32, stalled=False, last_event_at=T0 + dt.timedelta(hours=32)),
     )
     assert types(sent) == ["shipment.delay_predicted", "shipment.stalled", "shipment.back_on_track"]
-    assert sent[1].dedupe_key == f"s1/stalled/{scan.isoformat()}"
+    assert sent[0].level == Level.WATCH and sent[1].dedupe_key == f"s1/stalled/{scan.isoformat()}"
 
 
 def test_an_exception_scan_alerts_once_per_scan() -> None:
@@ -128,6 +136,7 @@ def test_an_exception_scan_alerts_once_per_scan() -> None:
         snap(5, exception_event_id="e4"), snap(6, exception_event_id="e4"), snap(7, exception_event_id="e9")
     )
     assert types(sent) == ["shipment.delay_predicted", "shipment.exception", "shipment.exception"]
+    assert sent[0].level == Level.WATCH
     assert [n.dedupe_key for n in sent[1:]] == ["s1/exception/e4", "s1/exception/e9"]
 
 

@@ -76,7 +76,7 @@ def test_an_exception_scan_writes_its_alert_notification_and_deliveries_with_the
     with sessions() as session:
         assert types(session) == ["shipment.delay_predicted", "shipment.exception"]
         alert = session.scalars(select(Alert)).one()
-        assert (alert.level, alert.conditions, alert.dedupe_key) == (2, "exception", "s1/0/level-2")
+        assert (alert.level, alert.conditions, alert.dedupe_key) == (1, "exception", "s1/0/level-1")
         assert [r["code"] for r in alert.reasons] == ["exception"]
         assert count(session, Delivery) == 2
         data = json.loads(session.get(Notification, alert.notification_id).body)["data"]
@@ -105,7 +105,7 @@ def test_the_same_delay_never_alerts_twice_at_one_level(sessions: sessionmaker[S
         for hour in (5, 6, 7):  # more scans of the same held parcel
             ingest(session, s, scans((f"e{hour}", "customs_hold", hour)), None, T0 + dt.timedelta(hours=hour))
         session.commit()
-        assert [a.dedupe_key for a in session.scalars(select(Alert))] == ["s1/0/level-2"]
+        assert [a.dedupe_key for a in session.scalars(select(Alert))] == ["s1/0/level-1"]
 
 
 def test_delivery_resolves_the_open_alerts_and_is_announced(sessions: sessionmaker[Session]) -> None:

@@ -53,7 +53,7 @@ def subscribe(client: TestClient, auth: Auth, receiver: Receiver, events: list[s
 
 
 def delay(client: TestClient, auth: Auth, shipment_id: str = "s1") -> None:
-    """A shipment whose exception scan raises a level-2 alert and an exception notice."""
+    """A shipment whose exception scan raises a watch alert and an exception notice."""
     ship = {
         "shipment_id": shipment_id, "carrier": "mid", "service": "standard", "origin": {"country": "DE"},
         "destination": {"country": "FR"}, "created_at": T0.isoformat(),
@@ -140,7 +140,7 @@ def test_signatures_verify_with_the_receivers_secret_and_the_id_is_the_notificat
     ids = {d["webhook_id"] for d in deliveries(client, auth)}
     assert set(receiver.accepted_ids()) == ids
     alert = next(b for b in bodies if b["type"] == "shipment.delay_predicted")["data"]
-    assert alert["level"] == 2 and alert["reasons"][0]["code"] == "exception" and alert["message"]
+    assert alert["level"] == 1 and alert["reasons"][0]["code"] == "exception" and alert["message"]
 
 
 def test_a_receiver_failing_three_times_gets_the_event_once_it_recovers_with_the_same_id(
@@ -260,7 +260,7 @@ def test_the_shipment_answer_carries_its_alerts_and_delay_reasons(client: TestCl
     s = client.get("/v1/shipments/s1", headers=auth("track")).json()
     assert [r["code"] for r in s["delay_reasons"]] == ["exception"] and s["delay_reasons"][0]["message"]
     [alert] = s["alerts"]
-    assert alert["level"] == 2 and alert["conditions"] == "exception" and alert["resolved_at"] is None
+    assert alert["level"] == 1 and alert["conditions"] == "exception" and alert["resolved_at"] is None
 
 
 def test_webhook_routes_need_their_scopes(client: TestClient, auth: Auth) -> None:
