@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from serving.db.tables import ApiKey
-from serving.deps import SessionFactoryDep
 
 KEY_TAG = "eta"
 CACHE_SECONDS = 10.0
@@ -126,9 +125,7 @@ def require(scope: Scope | str) -> Callable[..., Awaitable[Principal]]:
             return authenticate(session, key)
 
     async def dependency(
-        request: Request,
-        factory: SessionFactoryDep,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
         """On the event loop for a cached key; the database look-up of a new key runs in the thread pool."""
         if credentials is None:
@@ -137,6 +134,7 @@ def require(scope: Scope | str) -> Callable[..., Awaitable[Principal]]:
         key_hash = hash_key(credentials.credentials)
         principal = cache.get(key_hash)
         if principal is None:
+            factory = request.app.state.session_factory
             principal = await run_in_threadpool(look_up, factory, credentials.credentials)
             if principal is None:
                 raise _unauthorized("Invalid or revoked API key.")
