@@ -132,12 +132,21 @@ def _clock(countries: np.ndarray, lo: int, hi: int) -> tuple[Clock, np.ndarray]:
     return clock, clock.segments(countries)
 
 
+def _bounds(values: np.ndarray) -> tuple[int, int]:
+    """The smallest and the largest value; for a few values (a checkout request) Python's min and max, which
+    cost a tenth of numpy's reductions there."""
+    if len(values) <= 16:
+        listed = values.tolist()
+        return min(listed), max(listed)
+    return int(values.min()), int(values.max())
+
+
 def utc_offsets(countries: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     """Seconds east of UTC in force in each row's country at each UTC second (int64 array)."""
     seconds = np.asarray(seconds, dtype=np.int64)
     if len(seconds) == 0:
         return np.zeros(0, dtype=np.int64)
-    clock, segments = _clock(np.asarray(countries, dtype=object), int(seconds.min()), int(seconds.max()))
+    clock, segments = _clock(np.asarray(countries, dtype=object), *_bounds(seconds))
     return clock.offsets[np.searchsorted(clock.keys, segments + seconds, side="right")]
 
 
