@@ -1,20 +1,30 @@
-"""`python -m serving` runs the API; `dispatch` delivers webhooks; `create-key`, `revoke-key` and `migrate`
-manage its database."""
+"""`python -m serving` runs the API and the pages; `dispatch` delivers webhooks; `create-key`, `revoke-key`,
+`create-user`, `tracking-link`, `load` and `migrate` manage its database and links."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import logging
+import secrets
 import sys
+from pathlib import Path
 
 import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
 
 from serving.app import create_app
 from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
+from serving.errors import Conflict
+from serving.load import LoadPlan, load, read_contract
+from serving.model_store import ModelHolder
 from serving.notify.worker import run_dispatcher
 from serving.security import Scope, create_key, revoke_key
 from serving.settings import Settings
+from serving.signing import tracking_path
+from serving.users import Role, create_user
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -30,7 +40,75 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     key.add_argument("--scope", action="append", required=True, choices=[s.value for s in Scope])
     revoke = commands.add_parser("revoke-key", help="revoke a key by its prefix (eta_<prefix>_…)")
     revoke.add_argument("prefix")
+    user = commands.add_parser("create-user", help="create an ops user who signs in to /ops")
+    user.add_argument("--username", required=True)
+    user.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.OPS.value,
+        help="ops: read the dashboard; admin: also promote and roll back the model",
+    )
+    source = user.add_mutually_exclusive_group()
+    source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    source.add_argument("--generate-password", action="store_true", help="make one up and print it once")
+    loader = commands.add_parser(
+        "load", help="register shipments and their scans from contract parquet files, as the API would"
+    )
+    loader.add_argument("--history", required=True, type=Path)
+    loader.add_argument("--events", required=True, type=Path)
+    loader.add_argument(
+        "--in-flight", type=int, default=LoadPlan.in_flight, help="latest undelivered shipments"
+    )
+    loader.add_argument(
+        "--delivered", type=int, default=LoadPlan.delivered, help="recent deliveries (a sample)"
+    )
+    loader.add_argument(
+        "--shift-to-now", action="store_true", help="move the data by whole weeks to end today"
+    )
+    link = commands.add_parser("tracking-link", help="print a signed customer tracking link for a shipment")
+    link.add_argument("shipment_id")
+    link.add_argument("--base-url", default="", help="prefix, e.g. https://track.example.com")
     return parser.parse_args(argv)
+
+
+def _create_user(session: Session, args: argparse.Namespace) -> int:
+    if args.generate_password:
+        password = secrets.token_urlsafe(12)
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        create_user(session, args.username, password, args.role)
+    except (ValueError, Conflict) as exc:
+        print(getattr(exc, "detail", str(exc)), file=sys.stderr)
+        return 1
+    print(
+        f"created {args.role} user {args.username}"
+        + (f" with password {password}" if args.generate_password else "")
+    )
+    return 0
+
+
+def _load(factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> int:
+    holder = ModelHolder(settings.model_uri, settings.mlflow_tracking_uri)
+    holder.try_refresh()
+    if holder.current is None:
+        print(f"no model ({holder.last_error}): shipments are stored without an ETA", file=sys.stderr)
+    history, events = read_contract(args.history, args.events)
+    plan = LoadPlan(in_flight=args.in_flight, delivered=args.delivered)
+    now = dt.datetime.now(dt.UTC) if args.shift_to_now else None
+    bundle = holder.current.bundle if holder.current else None
+    result = load(factory, history, events, bundle, plan, now, settings.alert_rules())
+    print(
+        f"registered {result.registered} shipments ({result.skipped} already there), {result.events} events "
+        f"({result.rejected_events} rejected); data end {result.data_end:%Y-%m-%d} "
+        f"(shifted by {result.shift_days} days)"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         with session_factory(engine)() as session:
             if args.command == "create-key":
                 print(create_key(session, args.name, args.scope))
+                return 0
+            if args.command == "create-user":
+                return _create_user(session, args)
+            if args.command == "load":
+                return _load(session_factory(engine), settings, args)
+            if args.command == "tracking-link":
+                expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.tracking_link_days)
+                secret = settings.secret_key.get_secret_value()
+                print(args.base_url.rstrip("/") + tracking_path(secret, args.shipment_id, expires))
                 return 0
             if revoke_key(session, args.prefix):
                 print(f"revoked key {args.prefix}")

@@ -19,6 +19,7 @@ from serving.notify.worker import DispatcherThread
 from serving.routes import quotes, shipments, system, webhooks
 from serving.security import KeyCache
 from serving.settings import Settings
+from serving.web.mount import register_web
 
 
 @asynccontextmanager
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_exception_handlers(app)
     for module in (system, quotes, shipments, webhooks):
         app.include_router(module.router)
+    register_web(app)
     # The last added is the outermost: metrics see every answer, including the 500s made one layer in.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:

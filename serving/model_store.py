@@ -131,6 +131,9 @@ class ModelHolder:
         return LoadedModel(bundle, version)
 
     def _download(self, uri: str) -> ModelBundle:
+        if uri.startswith("models:/"):  # MLflow would resolve it through its global registry URI, not ours
+            name, version = uri.removeprefix("models:/").split("/", 1)
+            uri = MlflowClient(tracking_uri=self.tracking_uri).get_model_version_download_uri(name, version)
         with tempfile.TemporaryDirectory(prefix="eta-model-") as tmp:
             root = Path(
                 mlflow.artifacts.download_artifacts(

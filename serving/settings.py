@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, FilePath, field_validator, model_validator
+from pydantic import BeforeValidator, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -30,6 +31,16 @@ def _default_database_url() -> str:
 def _default_tracking_uri() -> str:
     """The store `python -m training` writes to when `MLFLOW_TRACKING_URI` is unset."""
     return f"sqlite:///{var_dir() / 'mlflow.db'}"
+
+
+def _default_secret_key() -> str:
+    """A random secret kept in `var/secret_key` (created once, owner-only), so that the service, its
+    command-line tools and restarts share it. Set `ETA_SECRET_KEY` on a multi-replica deployment."""
+    path = var_dir() / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def _split_origins(value: Any) -> Any:
@@ -57,6 +68,16 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(default=30.0, ge=0, description="0 disables polling for a new model")
     weather_path: FilePath | None = None
     default_coverage: float = Field(default=0.8, ge=0.5, le=0.99)
+    secret_key: SecretStr = Field(
+        default_factory=lambda: SecretStr(_default_secret_key()),
+        min_length=32,
+        description="signs ops session cookies and customer tracking links",
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    session_cookie_secure: bool | None = Field(
+        default=None, description="the session cookie's Secure flag; unset: Secure when the request is HTTPS"
+    )
+    tracking_link_days: int = Field(default=60, ge=1, le=365)
     mlflow_tracking_uri: str = Field(
         default_factory=_default_tracking_uri, validation_alias="MLFLOW_TRACKING_URI"
     )

@@ -173,7 +173,7 @@ def repredict(
     elif bundle is not None:
         _apply_prediction(s, bundle, events, now)
     s.updated_at = now
-    _record(session, s, trigger)
+    _record(session, s, trigger, now)
 
     def explain(facts: Sequence[Reason]) -> list[DelayReason]:
         return model_reasons(s, events, bundle, now, facts)
@@ -225,8 +225,8 @@ def _apply_prediction(s: Shipment, bundle: ModelBundle, events: list[Event], now
     s.stalled = bundle.is_stalled(s.status, since)
 
 
-def _record(session: Session, s: Shipment, trigger: str) -> None:
-    """Append to the ETA history when the window or the risk changed."""
+def _record(session: Session, s: Shipment, trigger: str, now: dt.datetime) -> None:
+    """Append to the ETA history when the window or the risk changed, stamped with the prediction moment."""
     last = session.scalars(
         select(EtaHistory)
         .where(EtaHistory.shipment_id == s.shipment_id)
@@ -237,8 +237,8 @@ def _record(session: Session, s: Shipment, trigger: str) -> None:
     if last is not None and (last.eta_p50, last.window_start, last.window_end, last.p_late) == current:
         return
     session.add(EtaHistory(
-        shipment_id=s.shipment_id, trigger=trigger, eta_p50=s.eta_p50, window_start=s.window_start,
-        window_end=s.window_end, p_late=s.p_late, model_version=s.model_version,
+        shipment_id=s.shipment_id, computed_at=now, trigger=trigger, eta_p50=s.eta_p50,
+        window_start=s.window_start, window_end=s.window_end, p_late=s.p_late, model_version=s.model_version,
         prediction_source=s.prediction_source,
     ))  # fmt: skip
 

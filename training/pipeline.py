@@ -127,6 +127,9 @@ def run_train(
         if metrics["in_transit"]:
             mlflow.log_metrics({f"in_transit_{k}": v for k, v in metrics["in_transit"].items()})
         bundle.metadata["metrics"] = flatten_metrics(metrics)
+        bundle.metadata["reliability"] = metrics["late_risk"].get(
+            "reliability", []
+        )  # the ops model page plots it
         mlflow.log_params({**bundle.metadata["train_config"], "coverage": coverage, **split.windows()})
         mlflow.log_metrics(bundle.metadata["metrics"])
         report_dir = out_dir or Path(tempfile.mkdtemp(prefix="eta-report-"))

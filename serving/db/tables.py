@@ -136,8 +136,10 @@ class EtaHistory(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.shipment_id"))
-    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    trigger: Mapped[str] = mapped_column(String(16), doc="registered, event or reload")
+    computed_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, doc="the moment the prediction was made for (the request's time; a back-fill's clock)"
+    )
+    trigger: Mapped[str] = mapped_column(String(16), doc="registered, event, reload or rescore")
     eta_p50: Mapped[dt.datetime | None]
     window_start: Mapped[dt.datetime | None]
     window_end: Mapped[dt.datetime | None]
@@ -241,3 +243,16 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class User(Base):
+    """A person who signs in to the ops pages; `role` is `ops` (read) or `admin` (also moves the model)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255), doc="scrypt$n$r$p$salt$hash (base64)")
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None]

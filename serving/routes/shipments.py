@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.db.tables import Alert, AlertStateRow, EtaHistory, Shipment
 from serving.deps import ClockDep, ModelDep, SessionDep, SettingsDep
-from serving.errors import Conflict, NotFound, ProblemError
+from serving.errors import Conflict, NotFound
 from serving.security import Principal, Scope, require
+from serving.shipment_query import ShipmentFilter, Sort, find_shipments
 from serving.tracking import (
-    AT_RISK,
     EventBatch,
     Rejected,
     ShipmentIn,
@@ -33,10 +31,6 @@ router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
 Ingest = Annotated[Principal, Depends(require(Scope.INGEST))]
 Track = Annotated[Principal, Depends(require(Scope.TRACK))]
 Ops = Annotated[Principal, Depends(require(Scope.OPS))]
-
-
-class BadCursor(ProblemError):
-    status = 400
 
 
 class EventOut(BaseModel):
@@ -198,20 +192,6 @@ def get_shipment(shipment_id: str, session: SessionDep, _: Track) -> ShipmentDet
     return detail(session, s)
 
 
-def _encode(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-
-
-def _decode(cursor: str) -> list:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError(cursor)
-        return values
-    except ValueError as exc:
-        raise BadCursor("The cursor is not one this service issued.") from exc
-
-
 @router.get("")
 def list_shipments(
     session: SessionDep,
@@ -223,40 +203,17 @@ def list_shipments(
     destination_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     status_is: Annotated[str | None, Query(alias="status", max_length=32)] = None,
     stalled: bool | None = None,
-    sort: Literal["risk", "promise"] = "risk",
+    promised_before: Annotated[AwareDatetime | None, Query(description="promised before this time")] = None,
+    search: Annotated[str | None, Query(max_length=128, description="part of the shipment id")] = None,
+    sort: Sort = "risk",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ShipmentPage:
     """Sorted by risk (highest first) or by promise (soonest first); `next_cursor` continues the list."""
-    stmt = select(Shipment)
-    if at_risk_only:
-        late_window = and_(Shipment.promised_at.is_not(None), Shipment.window_end > Shipment.promised_at)
-        stmt = stmt.where(Shipment.delivered_at.is_(None)).where(
-            or_(late_window, Shipment.stalled.is_(True), Shipment.p_late >= AT_RISK)
-        )
-    for column, value in ((Shipment.carrier, carrier), (Shipment.origin_country, origin_country),
-                          (Shipment.destination_country, destination_country), (Shipment.status, status_is),
-                          (Shipment.stalled, stalled)):  # fmt: skip
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if risk_gte is not None:
-        stmt = stmt.where(Shipment.p_late >= risk_gte)
-    key = Shipment.p_late if sort == "risk" else Shipment.promised_at
-    stmt = stmt.where(key.is_not(None))
-    if cursor:
-        value, after_id = _decode(cursor)
-        value = value if sort == "risk" else dt.datetime.fromisoformat(value)
-        if sort == "risk":
-            stmt = stmt.where(or_(key < value, and_(key == value, Shipment.shipment_id > after_id)))
-        else:
-            stmt = stmt.where(or_(key > value, and_(key == value, Shipment.shipment_id > after_id)))
-    order = key.desc() if sort == "risk" else key.asc()
-    rows = list(session.scalars(stmt.order_by(order, Shipment.shipment_id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        value = last.p_late if sort == "risk" else last.promised_at.isoformat()
-        next_cursor = _encode([value, last.shipment_id])
+    where = ShipmentFilter(
+        at_risk=at_risk_only, risk_gte=risk_gte, carrier=carrier, origin_country=origin_country,
+        destination_country=destination_country, status=status_is, stalled=stalled,
+        promised_before=promised_before, search=search,
+    )  # fmt: skip
+    rows, next_cursor = find_shipments(session, where, sort, limit, cursor)
     return ShipmentPage(items=[ShipmentSummary(**_summary(s)) for s in rows], next_cursor=next_cursor)

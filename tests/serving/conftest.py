@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import mlflow
 import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
 from psycopg import sql
 from sqlalchemy import text
 
@@ -32,6 +34,7 @@ from serving.security import create_key
 from serving.settings import Settings
 from tests.factories import make_shipments
 from training.models import TrainConfig, fit_bundle
+from training.registry import log_bundle
 from training.split import Split, time_split
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
@@ -166,3 +169,23 @@ def bundle_dir(tiny_bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactor
     directory = tmp_path_factory.mktemp("model")
     tiny_bundle.save(directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def registry(
+    tiny_bundle: ModelBundle, tiny_history: Split, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A temporary SQLite tracking store holding versions 1 and 2 of model `eta`; yields its URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            assert log_bundle(tiny_bundle, tiny_history.test, "eta") == "models:/eta/1"
+        client = MlflowClient()
+        first = client.get_model_version("eta", "1")
+        client.create_model_version("eta", source=str(first.source), run_id=first.run_id)
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # back to the default; unsets the env var

@@ -12,28 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from features.bundle import BUNDLE_FILE, ModelBundle
 from serving.model_store import ModelHolder
-from training.registry import log_bundle
 from training.split import Split
-
-
-@pytest.fixture(scope="module")
-def registry(
-    tiny_bundle: ModelBundle, tiny_history: Split, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A temporary SQLite tracking store holding versions 1 and 2 of model `eta`; yields its URI."""
-    root = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    try:
-        experiment = mlflow.create_experiment("serving", artifact_location=(root / "artifacts").as_uri())
-        with mlflow.start_run(experiment_id=experiment):
-            assert log_bundle(tiny_bundle, tiny_history.test, "eta") == "models:/eta/1"
-        client = MlflowClient()
-        first = client.get_model_version("eta", "1")
-        client.create_model_version("eta", source=str(first.source), run_id=first.run_id)
-        yield uri
-    finally:
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # back to the default; unsets the env var
 
 
 @pytest.fixture
@@ -116,3 +95,14 @@ def test_the_poller_picks_up_a_new_champion(champion: MlflowClient, registry: st
             time.sleep(0.05)
     finally:
         holder.stop()
+
+
+def test_the_holder_reads_its_own_registry_not_mlflows_global_one(
+    champion: MlflowClient, registry: str, tmp_path: Path
+) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        holder = holder_for(registry)
+        assert holder.refresh() and holder.current is not None and holder.current.version == "eta/1"
+    finally:
+        mlflow.set_tracking_uri(registry)
