@@ -4,6 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 DEMO    ?= var/demo
+URL     ?= http://127.0.0.1:8000
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test test-fast lint format bench lock clean
@@ -22,11 +23,16 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project editable from the lock
 
-demo: setup ## simulate a history, train, evaluate, register the champion, serve it on 127.0.0.1:8000 with the webhook dispatcher
+demo: setup ## simulate, train, register the champion, load simulated shipments, serve the API, pages and dispatcher
 	$(PYTHON) -m training demo --out $(DEMO)
+	$(PYTHON) -m serving load --history $(DEMO)/history.parquet --events $(DEMO)/events.parquet --shift-to-now
 	@echo "API key for the demo (admin scope; shown once):"
 	@$(PYTHON) -m serving create-key --name demo --scope admin
-	@echo "Serving the champion on http://127.0.0.1:8000 (OpenAPI at /docs) with the webhook dispatcher beside it"
+	@echo "Ops dashboard: $(URL)/ops  -- sign in as:"
+	@$(PYTHON) -m serving create-user --username demo --role admin --generate-password --reset
+	@echo "Customer tracking page: $$($(PYTHON) -m serving tracking-link --base-url $(URL))"
+	@echo "Checkout widget demo: $(URL)/widget#key=$$($(PYTHON) -m serving create-key --name widget-demo --scope quote)"
+	@echo "Serving on $(URL) (OpenAPI at /docs) with the webhook dispatcher beside it"
 	@echo "(webhooks may target 127.0.0.1 in the demo); Ctrl-C stops both."
 	export ETA_WEBHOOK_ALLOW_LOOPBACK=true; \
 	$(PYTHON) -m serving dispatch & dispatcher=$$!; \

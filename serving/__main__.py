@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.app import create_app
 from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
+from serving.db.tables import Shipment
 from serving.errors import Conflict
 from serving.load import LoadPlan, load, read_contract
 from serving.model_store import ModelHolder
@@ -24,7 +26,7 @@ from serving.notify.worker import run_dispatcher
 from serving.security import Scope, create_key, revoke_key
 from serving.settings import Settings
 from serving.signing import tracking_path
-from serving.users import Role, create_user
+from serving.users import Role, create_user, reset_password
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +53,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     source = user.add_mutually_exclusive_group()
     source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     source.add_argument("--generate-password", action="store_true", help="make one up and print it once")
+    user.add_argument("--reset", action="store_true", help="give an existing user the new password")
     loader = commands.add_parser(
         "load", help="register shipments and their scans from contract parquet files, as the API would"
     )
@@ -66,7 +69,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--shift-to-now", action="store_true", help="move the data by whole weeks to end today"
     )
     link = commands.add_parser("tracking-link", help="print a signed customer tracking link for a shipment")
-    link.add_argument("shipment_id")
+    link.add_argument(
+        "shipment_id", nargs="?", help="default: the in-flight shipment with the highest late risk"
+    )
     link.add_argument("--base-url", default="", help="prefix, e.g. https://track.example.com")
     return parser.parse_args(argv)
 
@@ -82,13 +87,32 @@ def _create_user(session: Session, args: argparse.Namespace) -> int:
             print("the passwords differ", file=sys.stderr)
             return 1
     try:
-        create_user(session, args.username, password, args.role)
+        if args.reset and reset_password(session, args.username, password):
+            done = "reset the password of"
+        else:
+            create_user(session, args.username, password, args.role)
+            done = f"created {args.role} user"
     except (ValueError, Conflict) as exc:
         print(getattr(exc, "detail", str(exc)), file=sys.stderr)
         return 1
+    print(f"{done} {args.username}" + (f" with password {password}" if args.generate_password else ""))
+    return 0
+
+
+def _tracking_link(session: Session, settings: Settings, args: argparse.Namespace) -> int:
+    shipment_id = args.shipment_id or session.scalar(
+        select(Shipment.shipment_id)
+        .where(Shipment.delivered_at.is_(None), Shipment.p_late.is_not(None))
+        .order_by(Shipment.p_late.desc(), Shipment.shipment_id)
+        .limit(1)
+    )
+    if shipment_id is None:
+        print("no in-flight shipment with a prediction: name one", file=sys.stderr)
+        return 1
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.tracking_link_days)
     print(
-        f"created {args.role} user {args.username}"
-        + (f" with password {password}" if args.generate_password else "")
+        args.base_url.rstrip("/")
+        + tracking_path(settings.secret_key.get_secret_value(), shipment_id, expires)
     )
     return 0
 
@@ -144,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "load":
                 return _load(session_factory(engine), settings, args)
             if args.command == "tracking-link":
-                expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.tracking_link_days)
-                secret = settings.secret_key.get_secret_value()
-                print(args.base_url.rstrip("/") + tracking_path(secret, args.shipment_id, expires))
-                return 0
+                return _tracking_link(session, settings, args)
             if revoke_key(session, args.prefix):
                 print(f"revoked key {args.prefix}")
                 return 0

@@ -33,8 +33,8 @@ STAMPS = ("created_at", "shipped_at", "promised_at", "delivered_at")
 
 @dataclass(frozen=True)
 class LoadPlan:
-    in_flight: int = 200  # the latest shipments not delivered by the end of the data
-    delivered: int = 400  # a sample of those delivered in the last `delivered_weeks`
+    in_flight: int = 120  # the latest shipments not delivered by the end of the data
+    delivered: int = 200  # a sample of those delivered in the last `delivered_weeks`
     delivered_weeks: int = 10
     seed: int = 0
 

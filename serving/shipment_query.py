@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from serving.db.tables import Shipment
+from features.reasons import Reason
+from serving.db.tables import AlertStateRow, Shipment
 from serving.errors import ProblemError
 from serving.tracking import AT_RISK
 
@@ -33,6 +34,7 @@ class ShipmentFilter:
     stalled: bool | None = None
     promised_before: dt.datetime | None = None
     search: str | None = None  # part of the shipment id, any case
+    reason: Reason | None = None  # among the shipment's current delay reasons
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         if self.at_risk:
@@ -53,7 +55,24 @@ class ShipmentFilter:
         if self.search:
             pattern = "%" + self.search.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
             stmt = stmt.where(func.lower(Shipment.shipment_id).like(pattern + "%", escape="\\"))
+        if self.reason is not None:
+            # The reasons are a JSON list written by `json.dumps`; matching its text works alike on SQLite
+            # and PostgreSQL, and a taxonomy code cannot contain a LIKE wildcard or a quote.
+            code = f'%"code": "{Reason(self.reason).value}"%'
+            stmt = stmt.join(AlertStateRow, AlertStateRow.shipment_id == Shipment.shipment_id).where(
+                cast(AlertStateRow.reasons, String).like(code)
+            )
         return stmt
+
+
+def reason_codes(session: Session, shipment_ids: list[str]) -> dict[str, list[str]]:
+    """Each shipment's current delay reason codes, strongest first."""
+    rows = session.execute(
+        select(AlertStateRow.shipment_id, AlertStateRow.reasons).where(
+            AlertStateRow.shipment_id.in_(shipment_ids)
+        )
+    )
+    return {sid: [r["code"] for r in reasons or []] for sid, reasons in rows}
 
 
 def _encode(values: list) -> str:

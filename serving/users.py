@@ -75,6 +75,18 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     return user
 
 
+def reset_password(session: Session, username: str, password: str) -> bool:
+    """A new password for an existing user; False when there is no such user."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        return False
+    user.password_hash = hash_password(password)
+    session.commit()
+    return True
+
+
 def sign_in(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, else None (same work either way)."""
     user = session.scalar(select(User).where(User.username == username))

@@ -10,11 +10,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from features.reasons import Reason
 from serving.db.tables import Alert, AlertStateRow, EtaHistory, Shipment
 from serving.deps import ClockDep, ModelDep, SessionDep, SettingsDep
 from serving.errors import Conflict, NotFound
 from serving.security import Principal, Scope, require
 from serving.shipment_query import ShipmentFilter, Sort, find_shipments
+from serving.signing import tracking_path
 from serving.tracking import (
     EventBatch,
     Rejected,
@@ -192,6 +194,24 @@ def get_shipment(shipment_id: str, session: SessionDep, _: Track) -> ShipmentDet
     return detail(session, s)
 
 
+class TrackingLink(BaseModel):
+    path: str = Field(description="the customer's tracking page, relative to this service's address")
+    expires_at: dt.datetime
+
+
+@router.post("/{shipment_id}/tracking-link")
+def create_tracking_link(
+    shipment_id: str, session: SessionDep, settings: SettingsDep, _: Ingest
+) -> TrackingLink:
+    """A signed link to the customer tracking page (no sign-in; it shows no personal data), for the shop's
+    shipping e-mail. It opens only this shipment and expires after `ETA_TRACKING_LINK_DAYS`."""
+    if session.get(Shipment, shipment_id) is None:
+        raise NotFound(f"No shipment '{shipment_id}'.")
+    expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=settings.tracking_link_days)
+    path = tracking_path(settings.secret_key.get_secret_value(), shipment_id, expires)
+    return TrackingLink(path=path, expires_at=expires)
+
+
 @router.get("")
 def list_shipments(
     session: SessionDep,
@@ -205,6 +225,7 @@ def list_shipments(
     stalled: bool | None = None,
     promised_before: Annotated[AwareDatetime | None, Query(description="promised before this time")] = None,
     search: Annotated[str | None, Query(max_length=128, description="part of the shipment id")] = None,
+    reason: Annotated[Reason | None, Query(description="one of the current delay reasons")] = None,
     sort: Sort = "risk",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -213,7 +234,7 @@ def list_shipments(
     where = ShipmentFilter(
         at_risk=at_risk_only, risk_gte=risk_gte, carrier=carrier, origin_country=origin_country,
         destination_country=destination_country, status=status_is, stalled=stalled,
-        promised_before=promised_before, search=search,
+        promised_before=promised_before, search=search, reason=reason,
     )  # fmt: skip
     rows, next_cursor = find_shipments(session, where, sort, limit, cursor)
     return ShipmentPage(items=[ShipmentSummary(**_summary(s)) for s in rows], next_cursor=next_cursor)

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from features.reasons import Reason
 from serving.db.tables import Shipment
 from serving.deps import ModelDep, SessionDep, SettingsDep
 from serving.registry_alias import UnknownVersion, alias_target, list_versions, move_alias
 from serving.routes.shipments import detail
 from serving.scorecards import delivered_outcomes, reliability, scorecard, weekly
-from serving.shipment_query import ShipmentFilter, Sort, filter_choices, find_shipments
+from serving.shipment_query import ShipmentFilter, Sort, filter_choices, find_shipments, reason_codes
 from serving.tracking import at_risk
 from serving.users import sign_in
 from serving.web import session as web_session
@@ -84,6 +85,14 @@ def _end_of(day: str | None) -> dt.datetime | None:
         raise PageError(400, "Bad filter", f"'{day}' is not a date (YYYY-MM-DD).") from None
 
 
+def _reason(code: str | None) -> Reason | None:
+    if not code:
+        return None
+    if code not in set(Reason):
+        raise PageError(400, "Bad filter", f"'{code}' is not a delay reason.")
+    return Reason(code)
+
+
 @router.get("")
 def at_risk_list(
     request: Request,
@@ -94,6 +103,7 @@ def at_risk_list(
     lane: Annotated[str | None, Query(max_length=5)] = None,
     stalled: Annotated[str | None, Query(max_length=5)] = None,
     promised_by: Annotated[str | None, Query(max_length=10)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
     show: Annotated[str, Query(pattern="^(at_risk|all)$")] = "at_risk",
     sort: Sort = "risk",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -103,16 +113,17 @@ def at_risk_list(
     where = ShipmentFilter(
         at_risk=show == "at_risk", carrier=carrier or None, origin_country=origin,
         destination_country=destination, stalled=True if stalled == "true" else None,
-        promised_before=_end_of(promised_by), search=q or None,
+        promised_before=_end_of(promised_by), search=q or None, reason=_reason(reason),
     )  # fmt: skip
     rows, next_cursor = find_shipments(db, where, sort, PAGE_SIZE, cursor)
     filters = {"q": q, "carrier": carrier, "lane": lane, "stalled": stalled, "promised_by": promised_by,
-               "show": show, "sort": sort}  # fmt: skip
+               "reason": reason, "show": show, "sort": sort}  # fmt: skip
     filters = {k: v for k, v in filters.items() if v}
     next_url = "/ops?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
     context = {
         "rows": [(s, at_risk(s)) for s in rows], "next_url": next_url, "filters": filters,
-        "choices": filter_choices(db),
+        "choices": filter_choices(db), "reasons": reason_codes(db, [s.shipment_id for s in rows]),
+        "reason_choices": list(Reason),
     }  # fmt: skip
     return render(request, "ops/list.html", context, session)
 

@@ -45,7 +45,7 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from the test, never from the developer's shell."""
     for name in list(os.environ):
-        if name.startswith("ETA_") and name != "ETA_REQUIRE_POSTGRES":
+        if name.startswith("ETA_") and not name.startswith("ETA_REQUIRE_"):
             monkeypatch.delenv(name)
 
 

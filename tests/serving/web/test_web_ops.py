@@ -89,6 +89,7 @@ def test_the_at_risk_list_ranks_by_risk_and_leaves_out_delivered_shipments(
         ("lane=DE-GB&show=all", ["HELD-1"], ["LATE-1", "OK-1"]),
         ("q=held&show=all", ["HELD-1"], ["LATE-1"]),
         ("promised_by=2000-01-01&show=all", [], ["LATE-1", "OK-1", "HELD-1"]),
+        ("reason=customs&show=all", ["HELD-1"], ["LATE-1", "OK-1"]),
     ],
 )
 def test_filters_narrow_the_list(client: TestClient, make_user, seeded, query, present, absent) -> None:
@@ -110,6 +111,8 @@ def test_a_shipment_page_has_its_window_history_reasons_and_scans(
     page = client.get(f"/ops/shipments/{seeded['late']}").text
     assert 'id="eta-chart"' in page and '"promised_at"' in page and "picked up" in page
     assert "the delivery window now ends after the promised time" in page
+    section = page[page.index("alerts-heading") : page.index("events-heading")]
+    assert 'id="alerts"' in section and "<td>late" in section and "msg_" in section
     assert client.get("/ops/shipments/NOPE").status_code == 404
 
 

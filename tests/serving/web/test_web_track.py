@@ -63,3 +63,15 @@ def test_the_widget_demo_page_loads_the_widget_script(client: TestClient) -> Non
     page = client.get("/widget").text
     assert "eta-widget.js" in page and 'data-endpoint="/v1/quotes"' in page
     assert client.get("/static/eta-widget.js").status_code == 200
+
+
+def test_a_shop_asks_the_api_for_a_tracking_link_that_opens_the_page(
+    client: TestClient, auth, seeded
+) -> None:
+    answer = client.post(f"/v1/shipments/{seeded['ok']}/tracking-link", headers=auth("ingest"))
+    assert answer.status_code == 200
+    assert client.get(answer.json()["path"]).status_code == 200
+    assert client.post("/v1/shipments/NOPE/tracking-link", headers=auth("ingest")).status_code == 404
+    assert (
+        client.post(f"/v1/shipments/{seeded['ok']}/tracking-link", headers=auth("quote")).status_code == 403
+    )
