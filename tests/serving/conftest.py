@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from features.bundle import ModelBundle
 from serving.app import create_app
@@ -79,6 +80,16 @@ def _empty_tables(url: str) -> None:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """An ORM session on a new SQLite file with the tables created (no migrations, no HTTP)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 from features.bundle import ModelBundle
-from serving.db.tables import Base, EtaHistory
+from serving.db.tables import EtaHistory
 from serving.tracking import EventBatch, ShipmentIn, events_of, ingest, parse_events, reasons, register
 from tests.factories import make_shipments
 from training.models import TrainConfig, fit_bundle
@@ -24,14 +21,6 @@ T0 = dt.datetime(2024, 11, 1, 9, tzinfo=dt.UTC)
 def bundle() -> ModelBundle:
     split = time_split(make_shipments(4000, seed=21, days=300))
     return fit_bundle(split.train, split.calibrate, config=TrainConfig(num_boost_round=40))
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Session:
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        yield s
 
 
 def shipment(**overrides: object) -> ShipmentIn:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from serving.db.tables import Base
 from serving.errors import Conflict
 from serving.users import active_user, create_user, hash_password, sign_in, verify_password
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Session:
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        yield s
 
 
 def test_a_password_hash_is_salted_and_verifies_only_its_password() -> None:

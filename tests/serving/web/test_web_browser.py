@@ -72,7 +72,7 @@ def site(app: FastAPI, live_server: str) -> dict[str, str]:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**VIEWPORTS[request.param])
+    context = browser.new_context(**VIEWPORTS[request.param], bypass_csp=True)  # lets axe-core be injected
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []

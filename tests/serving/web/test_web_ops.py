@@ -34,6 +34,12 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(client: TestClient, m
     assert not cookie.secure  # plain http in the test; Secure over HTTPS or by ETA_SESSION_COOKIE_SECURE
 
 
+def test_pages_allow_only_their_own_scripts_and_no_framing(client: TestClient) -> None:
+    headers = client.get("/ops/login").headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     client: TestClient, make_user
 ) -> None:
