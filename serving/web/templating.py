@@ -59,8 +59,9 @@ class PageError(Exception):
 def render(
     request: Request, name: str, context: dict[str, Any], session: WebSession | None = None, status: int = 200
 ) -> Response:
-    response = templates.TemplateResponse(request, name, {"session": session, **context}, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
+    response = templates.TemplateResponse(
+        request, name, {"session": session, **context}, status_code=status, headers=PAGE_HEADERS
+    )
     if session is not None:
         web_session.save(response, request, request.app.state.settings, session)
     return response
