@@ -30,10 +30,18 @@ QUANTILES = (0.1, 0.5, 0.9)
 DEFAULT_COVERAGE = 0.8
 BUNDLE_FILE = "bundle.joblib"
 STAMPS = ("eta_p50", "window_start", "window_end", "eta_p10", "eta_p90")
+FLOOR_HOURS = 1 / 60  # a minute: transit times are learned on log(max(hours, a minute))
+LOG_FLOOR = float(np.log(FLOOR_HOURS))
 
 
 def _reference(promised: np.ndarray, history: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(promised), history, np.maximum(promised, 1.0))
+    return np.where(np.isnan(promised), history, np.maximum(promised, FLOOR_HOURS))
+
+
+def hours_from_log(log_hours: np.ndarray) -> np.ndarray:
+    """Hours from log-hours; at or below the floor means "within a minute", which is no time at all (a
+    same-day delivery in day-precision data is 0 hours, and a window must be able to start at creation)."""
+    return np.where(log_hours <= LOG_FLOOR, 0.0, np.exp(log_hours))
 
 
 def _probability_within(
@@ -120,7 +128,7 @@ class ModelBundle:
             fb = self._fallback_quantiles(X)
             lo, p50, hi = (np.where(use_fb, f, m) for f, m in zip(fb, (lo, p50, hi), strict=True))
         missing = np.full(n, np.nan)
-        raw_q = [np.exp(raw[k]) if k in raw else missing for k in ("log_q10", "log_q90")]
+        raw_q = [hours_from_log(raw[k]) if k in raw else missing for k in ("log_q10", "log_q90")]
         stamps = add_hours(cols["created_at"], np.array([p50, lo, hi, *raw_q]))  # to the second
         return {
             "shipment_id": cols["shipment_id"],
@@ -180,7 +188,7 @@ class ModelBundle:
         if "log_q50" not in raw or self.conformal is None:
             return (np.full(n, np.nan),) * 3
         q = self.conformal.offsets(segment_keys(cols), coverage)
-        return np.exp(raw["log_q10"] - q), np.exp(raw["log_q50"]), np.exp(raw["log_q90"] + q)
+        return hours_from_log(raw["log_q10"] - q), hours_from_log(raw["log_q50"]), np.exp(raw["log_q90"] + q)
 
     def _fallback_quantiles(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lane, then carrier/service, then carrier history quantiles; NaN (abstain) when none has data.

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.bundle import QUANTILES
+from features.bundle import FLOOR_HOURS, QUANTILES
 
 
 @dataclass
@@ -45,7 +45,7 @@ def lgb_dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
 
 
 def log_hours(hours: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(hours, 1 / 60))  # a minute: last-mile data are minutes apart
+    return np.log(np.maximum(hours, FLOOR_HOURS))  # a minute: last-mile data are minutes apart
 
 
 def fit_quantile_models(X: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:

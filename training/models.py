@@ -9,10 +9,14 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
-from features.build import FeatureBuilder, transit_hours
+from features.build import FeatureBuilder, transit_hours, utc_day
 from features.bundle import ConformalOffsets, ModelBundle, reference_hours, segment_keys
+from features.conformal import COVERAGE_GRID, MIN_SEGMENT, age_weights
 from training.boosting import TrainConfig, fit_quantile_models, lgb_dataset, lgb_params, log_hours
 from training.progress import fit_progress, scan_gaps
+
+CHECK_COVERAGES = np.array([0.8, 0.9, 0.95])
+HALF_LIFE_SPANS = (2.0, 1.0, 0.5, 0.25)  # candidate half-lives, as fractions of the calibration window
 
 
 def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
@@ -97,13 +101,41 @@ def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame
 
 
 def calibrate_windows(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> ConformalOffsets:
-    """CQR scores on the calibration window: how far outside [P10, P90] each delivery fell (log hours)."""
+    """CQR scores on the calibration window: how far outside [P10, P90] each delivery fell (log hours),
+    weighted by age with the half-life that `choose_half_life` picks on the window itself."""
     y = log_hours(transit_hours(calibrate))
     done = ~np.isnan(transit_hours(calibrate))
     raw = bundle.predict_matrix(Xc[done])
     scores = np.maximum(raw["log_q10"] - y[done], y[done] - raw["log_q90"])
     segments = {k: v[done] for k, v in segment_keys(calibrate).items()}
-    return ConformalOffsets.fit(scores, segments)
+    days = utc_day(calibrate["created_at"])[done]
+    half_life = choose_half_life(scores, days)
+    bundle.metadata["conformal_half_life_days"] = half_life if np.isfinite(half_life) else None
+    return ConformalOffsets.fit(scores, segments, age_weights(days, half_life))
+
+
+def choose_half_life(scores: np.ndarray, days: np.ndarray) -> float:
+    """The age half-life of the conformal weights, chosen inside the calibration window: offsets from its
+    earlier half, weighted with each candidate, are checked on its later half at 80/90/95% coverage; the
+    candidate closest to nominal wins, but a shorter half-life only when it is closer by more than the check's
+    sampling error (so a steady window keeps equal weights). Candidates are fractions of the window's span."""
+    known = ~np.isnan(days)
+    if known.sum() < 2 * MIN_SEGMENT:
+        return float("inf")
+    order = np.argsort(days[known], kind="stable")
+    s, d = scores[known][order], days[known][order]
+    half = len(s) // 2
+    span = max(float(d[-1] - d[0]), 1.0)
+    levels = np.searchsorted(COVERAGE_GRID, CHECK_COVERAGES)
+    noise = float(np.sqrt(0.8 * 0.2 / (len(s) - half)))  # standard error of an 80% coverage on the check half
+    best, best_loss = float("inf"), np.inf
+    for half_life in (float("inf"), *(f * span for f in HALF_LIFE_SPANS)):
+        offsets = ConformalOffsets.grid(s[:half], age_weights(d[:half], half_life))[levels]
+        covered = (s[half:, None] <= offsets[None, :]).mean(axis=0)
+        loss = float(np.mean(np.abs(covered - CHECK_COVERAGES)))
+        if loss < best_loss - (noise if np.isfinite(best_loss) else 0.0):
+            best, best_loss = half_life, loss
+    return best
 
 
 def calibrate_late(

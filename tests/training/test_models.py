@@ -6,7 +6,7 @@ from features.bundle import ModelBundle
 from features.columns import shipment_columns
 from features.contract import validate_shipments
 from tests.factories import make_shipments
-from training.models import TrainConfig, fit_bundle
+from training.models import TrainConfig, choose_half_life, fit_bundle
 from training.split import time_split
 
 FAST = TrainConfig(num_boost_round=60)
@@ -178,3 +178,28 @@ def test_the_bundle_pickles_after_single_row_predictions(fitted, tmp_path) -> No
     first = bundle.predict(test.head(1))
     loaded = ModelBundle.load(bundle.save(tmp_path))
     pd.testing.assert_frame_equal(loaded.predict(test.head(1)), first)
+
+
+def test_a_same_day_promise_kept_in_day_precision_data_is_inside_its_window_from_creation() -> None:
+    history = make_shipments(4000, seed=11, days=300)
+    for col in ("created_at", "promised_at", "delivered_at"):
+        history[col] = history[col].dt.floor("D")
+    same_day = np.arange(len(history)) % 5 == 0  # a counter service: promised and handed over the same day
+    history.loc[same_day, "service"] = "counter"
+    history.loc[same_day, ["promised_at", "delivered_at"]] = history.loc[same_day, "created_at"]
+    split = time_split(history)
+    bundle = fit_bundle(split.train, split.calibrate, config=FAST)
+    counter = split.test[split.test["service"] == "counter"]
+    pred = bundle.predict(counter)
+    created = counter["created_at"].reset_index(drop=True)
+    assert len(pred) > 100
+    assert (pred["window_start"] == created).all() and (pred["window_end"] >= created).all()
+    assert (pred["eta_p50"] - created <= pd.Timedelta(minutes=2)).all()  # the log-hours floor is a minute
+
+
+def test_the_half_life_is_chosen_short_under_a_trend_and_infinite_without() -> None:
+    days = np.repeat(np.arange(400, dtype=float), 3)
+    for seed in range(3):
+        noise = np.abs(np.random.default_rng(seed).normal(size=len(days)))
+        assert choose_half_life(noise * (1 + days / 100), days) < 400
+        assert choose_half_life(noise, days) == np.inf
