@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class Run:
     wall_s: float
+    cpu_s: float  # user + system CPU time of the process (over both cores)
     peak_rss_mb: float
     stdout: str
 
@@ -38,7 +39,8 @@ def run_fresh(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
     proc.stdout.close()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{out[-3000:]}")
-    return Run(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024, stdout=out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall_s=wall, cpu_s=cpu, peak_rss_mb=usage.ru_maxrss / 1024, stdout=out)
 
 
 def repeated(
@@ -60,12 +62,14 @@ def repeated(
 
 
 def summary(done: list[Run], work: int | None = None) -> dict:
-    """Median wall time (and `work` per second at the median), peak RSS over the runs, each run's wall."""
+    """Median wall and CPU time (and `work` per second at the median wall time), each run's wall time, and the
+    peak RSS: the highest over the runs and the median."""
     wall = statistics.median(r.wall_s for r in done)
     out: dict = {
         "runs": len(done),
         "median_wall_s": round(wall, 2),
         "wall_s": [round(r.wall_s, 2) for r in done],
+        "median_cpu_s": round(statistics.median(r.cpu_s for r in done), 2),
         "peak_rss_mb": round(max(r.peak_rss_mb for r in done)),
         "median_peak_rss_mb": round(statistics.median(r.peak_rss_mb for r in done)),
     }

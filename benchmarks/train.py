@@ -61,14 +61,14 @@ def render(results: dict) -> str:
         "configuration, fresh process per run (reading, split, every model, evaluation on the test window "
         "and MLflow logging to a temporary store included).",
         "",
-        "| shipments | runs | median wall s | each run s | shipments/s | peak RSS MB |",
-        "|---|---|---|---|---|---|",
+        "| shipments | runs | median wall s | each run s | median CPU s | shipments/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results["sizes"]:
         each = ", ".join(f"{w:.1f}" for w in r["wall_s"])
         lines.append(
-            f"| {r['shipments']:,} | {r['runs']} | {r['median_wall_s']:,.1f} | {each} | {r['per_s']:,} "
-            f"| {r['peak_rss_mb']:,} |"
+            f"| {r['shipments']:,} | {r['runs']} | {r['median_wall_s']:,.1f} | {each} "
+            f"| {r['median_cpu_s']:,.1f} | {r['per_s']:,} | {r['peak_rss_mb']:,} |"
         )
     for g in results["growth"]:
         lines += [

@@ -37,12 +37,16 @@ def configure() -> MlflowClient:
 
 
 def ensure_experiment(name: str) -> str:
+    """The experiment's id; a new one on a SQLite store keeps its artifacts beside the database file
+    (`var/mlartifacts/NAME` for the default store), so a temporary store leaves nothing in the project."""
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
     location = None
-    if tracking_uri().startswith("sqlite:"):
-        location = (PROJECT_ROOT / "var" / "mlartifacts" / name).as_uri()
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        location = (database.resolve().parent / "mlartifacts" / name).as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
 
 

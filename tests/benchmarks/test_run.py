@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from benchmarks import quality, record, run, simulate
+from benchmarks import process, quality, record, run, simulate, train
 from tests.factories import make_shipments
 from training.evaluation import evaluate
 
@@ -85,3 +87,32 @@ def test_the_accuracy_tables_show_baselines_late_risk_and_the_promise_trade_off(
     saved = metrics["tradeoff"]["model"]["promised_hours_saved_at_equal_on_time"]
     assert len(trade) == 1 and trade[0].rstrip(" |").endswith(f"{saved:,.2f}")
     assert "Not found in shared/data when measured: truck-trips." in text
+
+
+def test_training_cost_growth_is_the_exponent_of_time_against_size() -> None:
+    rows = [
+        {"shipments": 100_000, "median_wall_s": 30.0, "peak_rss_mb": 500},
+        {"shipments": 1_000_000, "median_wall_s": 300.0, "peak_rss_mb": 2000},
+    ]
+
+    (g,) = train.growth(rows)
+
+    assert g == {
+        "from": 100_000,
+        "to": 1_000_000,
+        "time_ratio": 10.0,
+        "memory_ratio": 4.0,
+        "time_exponent": 1.0,
+    }
+
+
+def test_repeated_runs_stop_once_another_would_overrun_the_budget_but_always_run_once() -> None:
+    quick = [sys.executable, "-c", "pass"]
+
+    assert len(process.repeated(quick, runs=4, budget_s=0.0)) == 1
+    assert len(process.repeated(quick, runs=3, budget_s=600.0)) == 3
+
+
+def test_a_failing_command_raises_with_its_output() -> None:
+    with pytest.raises(RuntimeError, match="no such shipment"):
+        process.run_fresh([sys.executable, "-c", "raise SystemExit('no such shipment')"])
