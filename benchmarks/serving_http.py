@@ -104,10 +104,14 @@ def register(tmp: Path, shipments: int, seed: int, saved: Path | None) -> tuple[
     else:
         bundle = ModelBundle.load(saved)
         test = simulate(SimulationConfig(n_shipments=5000, seed=seed)).history
+    before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
-    experiment = mlflow.create_experiment("serving-benchmark", (tmp / "artifacts").as_uri())
-    with mlflow.start_run(experiment_id=experiment):
-        uri = log_bundle(bundle, test, register=MODEL_NAME)
+    try:
+        experiment = mlflow.create_experiment("serving-benchmark", (tmp / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            uri = log_bundle(bundle, test, register=MODEL_NAME)
+    finally:
+        mlflow.set_tracking_uri(before)  # the process's own store again (make bench runs on after this)
     return uri, test
 
 
@@ -135,18 +139,18 @@ def serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
     """A server process (in its own process group) stopped, with everything it started, on the way out."""
     with log.open("w") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             yield process
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # whatever of the group is still there
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
 
 
 def service_env(tmp: Path, uri: str, port: int) -> dict[str, str]:
