@@ -49,10 +49,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import record
-from benchmarks.serving_inprocess import fitted, quote_body
-from features.bundle import ModelBundle
+from benchmarks.serving_inprocess import bundle_and_shipments, quote_body
 from training.registry import OUTCOME_COLUMNS, jsonable, log_bundle
-from training.simulate import SimulationConfig, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "serving_http"
@@ -99,11 +97,7 @@ def free_port() -> int:
 def register(tmp: Path, shipments: int, seed: int, saved: Path | None) -> tuple[str, pd.DataFrame]:
     """Fit a bundle (or load a saved one), log it as a pyfunc and register it in a store under `tmp`; its URI
     and shipments to ask about (the test window, or freshly simulated ones for a saved bundle)."""
-    if saved is None:
-        bundle, test = fitted(shipments, seed)
-    else:
-        bundle = ModelBundle.load(saved)
-        test = simulate(SimulationConfig(n_shipments=5000, seed=seed)).history
+    bundle, test = bundle_and_shipments(shipments, seed, saved)
     before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     try:

@@ -53,6 +53,13 @@ def fitted(n_shipments: int, seed: int) -> tuple[ModelBundle, pd.DataFrame]:
     return fit_bundle(split.train, split.calibrate), split.test
 
 
+def bundle_and_shipments(n_shipments: int, seed: int, saved: Path | None) -> tuple[ModelBundle, pd.DataFrame]:
+    """`fitted`, or a saved bundle with freshly simulated shipments to ask about."""
+    if saved is None:
+        return fitted(n_shipments, seed)
+    return ModelBundle.load(saved), simulate(SimulationConfig(n_shipments=5000, seed=seed)).history
+
+
 def place(row: pd.Series, side: str) -> dict:
     out = {"country": row[f"{side}_country"], "region": row[f"{side}_region"]}
     if pd.notna(row[f"{side}_lat"]):
@@ -178,16 +185,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--iterations", type=int, default=2000, help="timed calls per stage and run (after warm-up)"
     )
     p.add_argument("--requests", type=int, default=500, help="distinct requests cycled through")
+    p.add_argument("--bundle", type=Path, help="time this saved bundle instead of fitting one")
     return p.parse_args(argv)
 
 
 def measure(
-    budget_s: float, shipments: int = 100_000, seed: int = 1, iterations: int = 2000, n_requests: int = 500
+    budget_s: float,
+    shipments: int = 100_000,
+    seed: int = 1,
+    iterations: int = 2000,
+    n_requests: int = 500,
+    saved: Path | None = None,
 ) -> dict:
     """Fit once, then time each stage a fixed number of times, three times over (the budget is not divided);
     the figures are the medians of the three."""
     started = time.perf_counter()
-    bundle, test = fitted(shipments, seed)
+    bundle, test = bundle_and_shipments(shipments, seed, saved)
     fit_s = time.perf_counter() - started
     load_before = os.getloadavg()
     results = run(bundle, test, iterations, n_requests)
@@ -199,7 +212,8 @@ def measure(
     return {
         "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "bundle": {
-            "shipments": shipments,
+            "shipments": shipments if saved is None else None,
+            "saved": None if saved is None else str(saved),
             "fit_s": round(fit_s, 1),
             "features": len(bundle.features.feature_names_),
             "trees_per_model": bundle.quantile_models[0.5].num_trees() if bundle.quantile_models else None,
@@ -213,7 +227,12 @@ def measure(
 def render(report: dict) -> str:
     bundle, target = report["bundle"], report["target"]
     lines = [
-        f"Bundle fitted on {bundle['shipments']:,} simulated shipments: {bundle['models']} models x "
+        (
+            f"Bundle fitted on {bundle['shipments']:,} simulated shipments: "
+            if bundle.get("shipments")
+            else f"Saved bundle {bundle['saved']}: "
+        )
+        + f"{bundle['models']} models x "
         f"{bundle['trees_per_model']} trees, {bundle['features']} features. "
         f"Target for a single-option quote: p50 <= {target['quote_p50_us']:.0f} µs, "
         f"p99 <= {target['quote_p99_us']:.0f} µs "
@@ -233,7 +252,7 @@ def render(report: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    report = measure(0.0, args.shipments, args.seed, args.iterations, args.requests)
+    report = measure(0.0, args.shipments, args.seed, args.iterations, args.requests, args.bundle)
     print(f"wrote {record.save(NAME, report, time.perf_counter() - started)}")
     return 0
 
