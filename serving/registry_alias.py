@@ -46,8 +46,12 @@ def alias_target(model_uri: str) -> AliasTarget | None:
 def list_versions(tracking_uri: str, target: AliasTarget, limit: int = 20) -> list[RegisteredVersion]:
     """The newest registered versions of the model, with their aliases and headline test metrics."""
     client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        registered = client.get_registered_model(target.name)
+    except MlflowException:
+        return []  # nothing registered under that name (yet)
     aliases: dict[str, list[str]] = {}
-    for alias, version in client.get_registered_model(target.name).aliases.items():
+    for alias, version in registered.aliases.items():
         aliases.setdefault(str(version), []).append(alias)  # search results do not carry aliases
     found = client.search_model_versions(
         f"name='{target.name}'", max_results=limit, order_by=["creation_timestamp DESC"]

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -135,8 +136,8 @@ def auth(client: TestClient) -> Callable[..., dict[str, str]]:
     return headers
 
 
-@pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
     """The app under uvicorn in a thread, on a socket bound before start (no port race); yields its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -156,6 +157,12 @@ def live_server(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from serving.app import create_app
 from serving.security import create_key
+from serving.settings import Settings
 from serving.signing import tracking_path
+from serving.users import create_user
+from tests.serving.conftest import serving
 from tests.serving.web.conftest import PASSWORD, SECRET, seed
 
 pytestmark = pytest.mark.slow
@@ -50,24 +53,24 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The browser suite runs on SQLite; the HTTP suites cover PostgreSQL."""
-    return f"sqlite:///{tmp_path / 'eta.db'}"
-
-
-@pytest.fixture
-def site(app: FastAPI, live_server: str) -> dict[str, str]:
-    """The live server with shipments, an admin user and a quote-only key."""
-    with app.state.session_factory() as session:
-        from serving.users import create_user
-
-        create_user(session, "ops-admin", PASSWORD, "admin")
-        ingest = create_key(session, "loader", ["ingest"])
-        quote = create_key(session, "shop widget", ["quote"])
-    with httpx.Client(base_url=live_server) as client:
-        ids = seed(client, {"Authorization": f"Bearer {ingest}"})
-    return {"url": live_server, "quote_key": quote, **ids}
+@pytest.fixture(scope="module")
+def site(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One live server for the module (the tests only read), on SQLite (the HTTP suites cover PostgreSQL),
+    with shipments registered through the API, an admin user and a quote-only key."""
+    root = tmp_path_factory.mktemp("site")
+    settings = Settings(
+        database_url=f"sqlite:///{root / 'eta.db'}", model_uri=str(bundle_dir), model_poll_seconds=0,
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}", secret_key=SECRET,
+    )  # fmt: skip
+    app = create_app(settings)
+    with serving(app) as url:
+        with app.state.session_factory() as session:
+            create_user(session, "ops-admin", PASSWORD, "admin")
+            ingest = create_key(session, "loader", ["ingest"])
+            quote = create_key(session, "shop widget", ["quote"])
+        with httpx.Client(base_url=url) as client:
+            ids = seed(client, {"Authorization": f"Bearer {ingest}"})
+        yield {"url": url, "quote_key": quote, **ids}
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -189,3 +192,20 @@ def test_the_checkout_widget_shows_each_option_with_dates(page: Page, site) -> N
     page.get_by_label("Quote-only API key").fill("eta_bad_key")
     page.get_by_role("button", name="Get delivery options").click()
     expect(page.locator(".eta-status")).to_contain_text("Delivery dates are unavailable: Invalid or revoked")
+
+
+def test_the_pages_work_under_their_content_security_policy(browser: Browser, site) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(site["url"] + f"/ops/login?next=/ops/shipments/{site['late']}")
+    page.get_by_label("Username").fill("ops-admin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#eta-chart[data-drawn=true]")).to_be_attached()
+    page.goto(site["url"] + "/widget#key=" + site["quote_key"])
+    expect(page.locator(".eta-option")).to_have_count(3)
+    context.close()
+    assert problems == []

@@ -170,3 +170,15 @@ def test_an_ops_user_may_not_move_the_model(registry_client: TestClient) -> None
     answer = registry_client.post("/ops/model/alias", data={"version": "1", "csrf_token": csrf_of(page)})
     assert answer.status_code == 403
     assert registry_client.get("/v1/model").json()["version"] == "eta/2"
+
+
+def test_the_model_page_says_so_when_nothing_is_registered(settings: Settings, tmp_path, make_user) -> None:  # type: ignore[no-untyped-def]
+    from serving.app import create_app
+
+    empty = settings.model_copy(update={"model_uri": "models:/nothing@champion"})
+    with TestClient(create_app(empty)) as client:
+        _make_user(client, "ann", "ops")
+        sign_in(client, "ann")
+        page = client.get("/ops/model")
+    assert page.status_code == 200 and "No model is loaded" in page.text
+    assert "No registered versions of nothing." in page.text
