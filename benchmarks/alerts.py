@@ -256,8 +256,10 @@ def replay(n_shipments: int, sample: int, seed: int, tmp: Path) -> dict:
                 requests += 1
         with app.state.session_factory() as session:
             alerts = pd.DataFrame(
-                session.execute(select(Alert.shipment_id, Alert.level, Alert.raised_at)).all(),
-                columns=["shipment_id", "level", "raised_at"],
+                session.execute(
+                    select(Alert.shipment_id, Alert.level, Alert.raised_at, Alert.conditions)
+                ).all(),
+                columns=["shipment_id", "level", "raised_at", "conditions"],
             )
     replay_s = time.perf_counter() - replay_started
     return {
@@ -293,7 +295,10 @@ def outcomes(chosen: pd.DataFrame, alerts: pd.DataFrame) -> dict:
         before_delivery = raised < done["delivered_at"]
         before_promise = raised < done["promised_at"]
         lead_h = ((done["promised_at"] - raised).dt.total_seconds() / 3600)[late & before_promise]
+        firsts = alerts[alerts["level"] >= min_level].sort_values("raised_at").groupby("shipment_id").head(1)
+        on_time_first = firsts[firsts["shipment_id"].isin(done.index[~late & before_delivery.to_numpy()])]
         out[name] = {
+            "on_time_first_alert_conditions": on_time_first["conditions"].value_counts().to_dict(),
             "late_alerted_before_promise": _share(before_promise[late]),
             "lead_hours_median": _round(lead_h.median()),
             "lead_hours_p25": _round(lead_h.quantile(0.25)),
@@ -355,6 +360,13 @@ def render(results: dict) -> str:
         precision = "–" if a["alerted_that_were_late"] is None else pct.format(a["alerted_that_were_late"])
         on_time = "–" if a["on_time_alerted"] is None else pct.format(a["on_time_alerted"])
         lines.append(f"| {label} | {share} | {lead} | {on_time} | {precision} |")
+    causes = r["any_level"].get("on_time_first_alert_conditions")
+    if causes:
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(causes.items(), key=lambda kv: -kv[1]))
+        lines += [
+            "",
+            f"What first alerted the on-time shipments that were alerted (conditions: shipments): {listed}.",
+        ]
     return "\n".join(lines)
 
 

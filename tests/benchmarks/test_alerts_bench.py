@@ -26,6 +26,7 @@ def test_late_shipments_count_as_alerted_only_when_the_alert_came_before_the_pro
             "shipment_id": ["late-early", "late-early", "late-after", "on-time-alerted"],
             "level": [1, 2, 1, 1],
             "raised_at": [hours(24), hours(40), hours(75), hours(30)],
+            "conditions": ["risk", "risk,slip", "risk", "exception"],
         }
     )
     out = outcomes(chosen, alerts)
@@ -34,11 +35,14 @@ def test_late_shipments_count_as_alerted_only_when_the_alert_came_before_the_pro
     assert first["late_alerted_before_promise"] == round(1 / 3, 3) and first["lead_hours_median"] == 48.0
     assert first["on_time_alerted"] == 0.5 and first["alerted_that_were_late"] == round(2 / 3, 3)
     assert out["likely_or_late"]["lead_hours_median"] == 32.0
+    assert first["on_time_first_alert_conditions"] == {"exception": 1}
 
 
 def test_the_figures_render_as_tables() -> None:
     chosen = pd.DataFrame({"shipment_id": ["a"], "promised_at": [hours(10)], "delivered_at": [hours(12)]})
-    alerts = pd.DataFrame({"shipment_id": ["a"], "level": [2], "raised_at": [hours(4)]})
+    alerts = pd.DataFrame(
+        {"shipment_id": ["a"], "level": [2], "raised_at": [hours(4)], "conditions": ["slip"]}
+    )
     throughput = {
         "sqlite": {"notifications": 10, "wall_s": 0.1, "per_s": 100.0, "batch": 100, "concurrency": 8}
     }
