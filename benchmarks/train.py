@@ -19,20 +19,22 @@ RUNS = 3
 
 def measure(budget_s: float, sizes: Sequence[int] = SIZES, runs: int = RUNS) -> dict:
     """The largest size runs first and once; the smaller sizes then share what is left of the budget, each at
-    least once and at most `runs` times."""
+    least once and at most `runs` times. Runs made earlier in this process (a model another benchmark
+    trained) count."""
     started = time.perf_counter()
     rows = []
     ordered = sorted(sizes, reverse=True)
     for i, n in enumerate(ordered):
         workspace.simulated(n)  # simulated outside the timing
         cmd = workspace.train_command(n)
-        if i == 0:
-            done = [process.run_fresh(cmd, workspace.env())]
-        else:
+        if i == 0 and not workspace.training_runs(n):
+            workspace.trained(process.run_fresh(cmd, workspace.env()), n)
+        elif i > 0:
             share = (budget_s - (time.perf_counter() - started)) / (len(ordered) - i)
-            done = process.repeated(cmd, runs, share, workspace.env())
-        workspace.trained(done[-1], n)
-        rows.insert(0, {"shipments": n, **process.summary(done, work=n)})
+            before = workspace.training_runs(n)
+            for run in process.repeated(cmd, runs, share, workspace.env(), done=before)[len(before) :]:
+                workspace.trained(run, n)
+        rows.insert(0, {"shipments": n, **process.summary(workspace.training_runs(n), work=n)})
     command = "python -m training train --history H --weather W"
     return {"command": command, "seed": workspace.SEED, "sizes": rows, "growth": growth(rows)}
 

@@ -49,6 +49,7 @@ def simulated(n: int) -> Simulated:
 
 
 _models: dict[int, str] = {}
+_runs: dict[int, list[process.Run]] = {}  # every `train_command(n)` run in this process, by size
 
 
 def train_command(n: int) -> list[str]:
@@ -61,10 +62,17 @@ def train_command(n: int) -> list[str]:
 
 
 def trained(run: process.Run, n: int) -> str:
-    """Remember the model a finished `train_command(n)` logged (its URI is the last line it prints)."""
+    """Remember a finished `train_command(n)` run and the model it logged (the last line it printed)."""
     uri = run.stdout.strip().splitlines()[-1]
     _models[n] = uri
+    _runs.setdefault(n, []).append(run)
     return uri
+
+
+def training_runs(n: int) -> list[process.Run]:
+    """The `train_command(n)` runs made so far in this process (a model trained for another benchmark is a
+    training run like any other)."""
+    return list(_runs.get(n, []))
 
 
 def model(n: int) -> str:
