@@ -59,7 +59,10 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request (a killed dispatcher): no request reached the app
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 msg_id = headers.get("webhook-id", "")
                 if receiver.delay_s:
