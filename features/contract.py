@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ STATUSES: tuple[str, ...] = tuple(s.value for s in EventStatus)
 UNKNOWN_COUNTRY = "ZZ"
 
 # column -> pandas dtype. Timestamps are tz-aware UTC.
-UTC_TS = "datetime64[ns, UTC]"
+UTC_TS: Final = "datetime64[ns, UTC]"
 SHIPMENT_COLUMNS: dict[str, str] = {
     "shipment_id": "string",
     "carrier": "string",
@@ -174,7 +175,8 @@ def _conform(df: pd.DataFrame, columns: dict[str, str], keep_prefix: str | None 
         elif dtype == "bool":
             out[col] = s.fillna(False).astype(bool)
         else:
-            out[col] = s.astype("string").str.strip().replace("", pd.NA)
+            text = s.astype("string").str.strip()
+            out[col] = text.mask(text == "")
     if keep_prefix:
         for col in df.columns:
             if col.startswith(keep_prefix):

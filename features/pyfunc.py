@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from features.bundle import ModelBundle
 from features.contract import validate_shipments
@@ -13,7 +13,7 @@ from features.contract import validate_shipments
 ARTIFACT_KEY = "bundle"
 
 
-class BundleModel(mlflow.pyfunc.PythonModel):
+class BundleModel(PythonModel):
     """Input: shipments in the contract (one per row). Output: the `predictions.parquet` columns."""
 
     def load_context(self, context: Any) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from serving.db.tables import Shipment
@@ -16,7 +16,7 @@ MIN_HISTORY = 20
 LOOKBACK = dt.timedelta(days=180)
 
 
-def _transit_hours(session: Session, since: dt.datetime, *conditions: object) -> np.ndarray:
+def _transit_hours(session: Session, since: dt.datetime, *conditions: ColumnElement[bool]) -> np.ndarray:
     stmt = select(Shipment.created_at, Shipment.delivered_at).where(
         Shipment.delivered_at.is_not(None), Shipment.delivered_at >= since, *conditions
     )
