@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import CountryDays, HolidayCalendar, weekday
-from features.columns import Columns, as_columns
-from features.dates import learn_delivery_weekdays
+from features.columns import Columns, as_columns, shipment_columns
+from features.dates import delivery_weekday_counts, delivery_weekdays
 from features.geo import crosses_customs, haversine_km
-from features.history import STATS, GroupHistory, GroupSnapshot, stats_from_counts
+from features.history import STATS, GroupHistory, GroupSnapshot, daily_counts, stats_from_counts
 from features.localtime import hours_between, local_date_parts, local_seconds
+from features.summary import HistorySummary
 
 GROUPS = ("lane", "carrier_service", "carrier", "network")
 CATEGORICAL = ("carrier", "service", "carrier_service", "origin_country", "destination_country", "lane")
@@ -93,51 +94,83 @@ class FeatureBuilder:
     # ---- fitting (training only) -------------------------------------------------------------------
     def fit_transform(self, history: pd.DataFrame, weather: pd.DataFrame | None = None) -> pd.DataFrame:
         """Learn the state from the training window; return features as of each shipment's creation."""
+        as_of = self.fit_summary(self.summarise(history), use_weather=weather is not None)
+        return self.features_as_of(history, as_of, weather)
+
+    def summarise(self, history: pd.DataFrame) -> HistorySummary:
+        """What fitting needs from these shipments, as counts that add up with other slices' (see
+        `features.summary`); reads no fitted state."""
         years = history["created_at"].dt.year.dropna()
-        self.first_year_ = int(years.min()) - 1 if len(years) else 2000
-        self.last_year_ = int(years.max()) + 3 if len(years) else 2030
-        self.calendar_ = HolidayCalendar(self.first_year_, self.last_year_)
-        self.as_of_ = history["created_at"].max()
         attrs = [str(c) for c in history.columns if str(c).startswith("attr_")]
-        self.attr_numeric_ = [c for c in attrs if pd.api.types.is_numeric_dtype(history[c])]
-        attr_text = [c for c in attrs if c not in self.attr_numeric_]
-        self.categorical_ = [*CATEGORICAL, "weather_condition", *attr_text]
+        attr_numeric = [c for c in attrs if pd.api.types.is_numeric_dtype(history[c])]
+        attr_text = [c for c in attrs if c not in attr_numeric]
+        categorical = [*CATEGORICAL, "weather_condition", *attr_text]
         cols = as_columns(history)
         keys = group_keys(cols)
-        base = self._base(cols, keys)
-        self.levels_ = {c: self._levels(base[c]) for c in self.categorical_}
-        self.use_weather_ = weather is not None
-        self.delivery_weekdays_ = learn_delivery_weekdays(
-            history["delivered_at"], history["destination_country"], history["carrier"]
-        )
-        stats = self._fit_history(history, keys)
-        self.feature_names_: list[str] = []
-        out = self._assemble(cols, base, stats, weather)
-        self.feature_names_ = list(out)
-        return pd.DataFrame(out, index=history.index)
-
-    def _fit_history(self, history: pd.DataFrame, keys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Each row's history features as of its creation; keeps the end-of-training snapshot per group."""
+        base = self._base(cols, keys, categorical)
         days = utc_day(history["created_at"])
-        hours = transit_hours(history)
-        on_time = self._on_time(history)
-        delivered_day = utc_day(history["delivered_at"])
-        self.snapshots_: dict[str, GroupSnapshot] = {}
-        stats = {}
-        as_of_day = int(np.nanmax(days, initial=0))
         dated = ~np.isnan(days)  # outcome-only rows have no moment and so no history
-        for name in GROUPS:
-            gh = GroupHistory(self.window_days).fit(
-                keys[name][dated], days[dated], delivered_day[dated], hours[dated], on_time[dated]
-            )
-            per_row = stats_from_counts(*gh.counts_as_of(keys[name], np.where(dated, days, -(10**9))))
-            stats[name] = np.column_stack([np.asarray(per_row[s], dtype=float) for s in STATS])
-            self.snapshots_[name] = gh.snapshot(as_of_day)
-        return stats
+        outcome = (utc_day(history["delivered_at"]), transit_hours(history), self._on_time(history))
+        created = history["created_at"].max()
+        return HistorySummary(
+            first_year=int(years.min()) if len(years) else None,
+            last_year=int(years.max()) if len(years) else None,
+            as_of=None if pd.isna(created) else created,
+            attr_numeric=attr_numeric,
+            attr_text=attr_text,
+            levels={c: Counter(v for v in base[c] if v is not None) for c in categorical},
+            weekdays=delivery_weekday_counts(
+                history["delivered_at"], history["destination_country"], history["carrier"]
+            ),
+            daily={
+                name: daily_counts(keys[name][dated], days[dated], *(a[dated] for a in outcome))
+                for name in GROUPS
+            },
+        )
 
-    def _levels(self, values: np.ndarray) -> list[str]:
-        counts = Counter(v for v in values if v is not None)
-        return sorted(str(k) for k, n in counts.items() if n >= self.min_level_count)
+    def fit_summary(self, summary: HistorySummary, use_weather: bool) -> dict[str, GroupHistory]:
+        """Learn the state from a summary of the training window; returns the day-by-day lane and carrier
+        history that `features_as_of` reads (training only: the bundle keeps its end-of-training snapshot)."""
+        self.first_year_ = summary.first_year - 1 if summary.first_year is not None else 2000
+        self.last_year_ = summary.last_year + 3 if summary.last_year is not None else 2030
+        self.calendar_ = HolidayCalendar(self.first_year_, self.last_year_)
+        self.as_of_ = summary.as_of
+        self.attr_numeric_ = list(summary.attr_numeric)
+        self.categorical_ = [*CATEGORICAL, "weather_condition", *summary.attr_text]
+        self.levels_ = {
+            c: sorted(str(k) for k, n in summary.levels[c].items() if n >= self.min_level_count)
+            for c in self.categorical_
+        }
+        self.use_weather_ = use_weather
+        self.delivery_weekdays_ = delivery_weekdays(summary.weekdays)
+        as_of_day = 0 if summary.as_of is None else int(utc_day(pd.Series([summary.as_of]))[0])
+        histories = {name: GroupHistory(self.window_days).from_daily(summary.daily[name]) for name in GROUPS}
+        self.snapshots_: dict[str, GroupSnapshot] = {n: h.snapshot(as_of_day) for n, h in histories.items()}
+        blank = shipment_columns({}, 1)  # the names come from the code that computes the features
+        no_history = {name: np.full((1, len(STATS)), np.nan) for name in GROUPS}
+        base = self._base(blank, group_keys(blank), self.categorical_)
+        self.feature_names_: list[str] = list(self._assemble(blank, base, no_history, None))
+        return histories
+
+    def features_as_of(
+        self,
+        history: pd.DataFrame,
+        histories: dict[str, GroupHistory],
+        weather: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Features of training-window shipments with each one's lane and carrier history as of its own
+        creation day (only outcomes from earlier days): `histories` from `fit_summary`. Any slice of the
+        training window gives the rows `fit_transform` gives for the same shipments."""
+        cols = as_columns(history)
+        keys = group_keys(cols)
+        days = utc_day(history["created_at"])
+        as_of = np.where(np.isnan(days), -(10**9), days)  # no moment: no history
+        stats = {}
+        for name in GROUPS:
+            per_row = stats_from_counts(*histories[name].counts_as_of(keys[name], as_of))
+            stats[name] = np.column_stack([np.asarray(per_row[s], dtype=float) for s in STATS])
+        out = self._assemble(cols, self._base(cols, keys, self.categorical_), stats, weather)
+        return pd.DataFrame({name: out[name] for name in self.feature_names_}, index=history.index)
 
     @staticmethod
     def _on_time(frame: pd.DataFrame) -> np.ndarray:
@@ -151,19 +184,20 @@ class FeatureBuilder:
         cols = as_columns(data)
         keys = group_keys(cols)
         stats = {name: self.snapshots_[name].stats(keys[name]) for name in GROUPS}
-        features = self._assemble(cols, self._base(cols, keys), stats, weather)
+        features = self._assemble(cols, self._base(cols, keys, self.categorical_), stats, weather)
         return np.array([features[name] for name in self.feature_names_], dtype=np.float64).T
 
     def transform(self, frame: pd.DataFrame, weather: pd.DataFrame | None = None) -> pd.DataFrame:
         """`matrix` as a frame with the feature names and the shipments' index."""
         return pd.DataFrame(self.matrix(frame, weather), columns=self.feature_names_, index=frame.index)
 
-    def _base(self, cols: Columns, keys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    @staticmethod
+    def _base(cols: Columns, keys: dict[str, np.ndarray], categorical: list[str]) -> dict[str, np.ndarray]:
         """Row-wise parts that need no history: categories, local calendar."""
         base = dict(keys)
         for col in ("carrier", "service", "origin_country", "destination_country", "weather_condition"):
             base[col] = _lower(cols[col])
-        for col in self.categorical_:
+        for col in categorical:
             if col.startswith("attr_") and col in cols and cols[col].dtype == object:
                 base[col] = _objects([None if v is None else str(v) for v in cols[col]])
         origin, destination = cols["origin_country"], cols["destination_country"]

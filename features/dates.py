@@ -25,15 +25,28 @@ def local_dates(stamps: pd.Series, countries: pd.Series) -> pd.Series:
     return pd.Series(days.astype("datetime64[s]"), index=stamps.index).dt.date
 
 
-def learn_delivery_weekdays(delivered_at: pd.Series, countries: pd.Series, carriers: pd.Series) -> dict:
-    """Weekdays (Monday=0) on which each carrier delivers, read off its past deliveries."""
+def delivery_weekday_counts(
+    delivered_at: pd.Series, countries: pd.Series, carriers: pd.Series
+) -> pd.DataFrame:
+    """Deliveries per carrier (rows) and local weekday (columns, Monday=0); counts of slices of history add
+    up, so a cluster sums them partition by partition."""
     done = delivered_at.notna()
     dates = pd.to_datetime(local_dates(delivered_at[done], countries[done]))
     days = dates.dt.day_of_week.to_numpy()
-    table = pd.crosstab(carriers[done].astype(str).to_numpy(), days, normalize="index")
+    return pd.crosstab(carriers[done].astype(str).to_numpy(), days)
+
+
+def delivery_weekdays(counts: pd.DataFrame) -> dict:
+    """Weekdays (Monday=0) on which each carrier delivers, from its delivery counts per weekday."""
+    table = counts.div(counts.sum(axis=1), axis=0)
     return {
         str(c): sorted(int(d) for d in row.index[row >= MIN_WEEKDAY_SHARE]) for c, row in table.iterrows()
     }
+
+
+def learn_delivery_weekdays(delivered_at: pd.Series, countries: pd.Series, carriers: pd.Series) -> dict:
+    """Weekdays (Monday=0) on which each carrier delivers, read off its past deliveries."""
+    return delivery_weekdays(delivery_weekday_counts(delivered_at, countries, carriers))
 
 
 class DeliveryCalendar:

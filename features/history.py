@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 # log(hours) bin edges: 15 minutes … 600 days, 80 bins
 EDGES = np.linspace(np.log(0.25), np.log(24 * 600), 81)
@@ -92,6 +93,54 @@ def stats_from_counts(
     }
 
 
+DELIVERED_SLOTS = len(CENTRES)  # slots 0..79: deliveries by transit-time bin
+PROMISED, ON_TIME, CREATED = DELIVERED_SLOTS, DELIVERED_SLOTS + 1, DELIVERED_SLOTS + 2
+DAILY_INDEX = ["key", "day", "slot"]
+
+
+def daily_counts(
+    keys: np.ndarray,
+    created_day: np.ndarray,
+    delivered_day: np.ndarray,
+    transit_hours: np.ndarray,
+    on_time: np.ndarray,
+) -> pd.DataFrame:
+    """Shipments counted per (group key, day, slot): deliveries by transit-time bin on their delivery day
+    (slots below `PROMISED`), deliveries with a promise (`PROMISED`) and of those the ones on time
+    (`ON_TIME`), and shipments created (`CREATED`) on their creation day. Counts of disjoint slices of history
+    add up, so a cluster sums them partition by partition (`add_daily`) and `GroupHistory.from_daily` reads
+    the total.
+
+    keys/created_day for every shipment; delivered_day, transit_hours (NaN if undelivered), on_time (1/0, NaN
+    without a promise)."""
+    done = ~np.isnan(transit_hours)
+    prom = done & ~np.isnan(on_time)
+    hit = prom & (on_time == 1)
+    parts = [
+        (done, delivered_day[done], bin_of(transit_hours[done])),
+        (prom, delivered_day[prom], np.full(int(prom.sum()), PROMISED)),
+        (hit, delivered_day[hit], np.full(int(hit.sum()), ON_TIME)),
+        (None, created_day, np.full(len(keys), CREATED)),
+    ]
+    codes, uniq = pd.factorize(keys.astype(str))
+    frame = pd.DataFrame(
+        {
+            "key": np.concatenate([codes if rows is None else codes[rows] for rows, _, _ in parts]),
+            "day": np.concatenate([d for _, d, _ in parts]).astype(np.int64),
+            "slot": np.concatenate([s for _, _, s in parts]).astype(np.int64),
+        }
+    )
+    n = frame.groupby(DAILY_INDEX, sort=False).size()
+    index = [np.asarray(uniq, dtype=object)[n.index.get_level_values("key")]]
+    index += [n.index.get_level_values(level).to_numpy() for level in DAILY_INDEX[1:]]
+    return pd.DataFrame({"n": n.to_numpy()}, index=pd.MultiIndex.from_arrays(index, names=DAILY_INDEX))
+
+
+def add_daily(*tables: pd.DataFrame) -> pd.DataFrame:
+    """The sum of daily count tables (each from `daily_counts`, or a sum of them)."""
+    return pd.concat(tables).groupby(level=DAILY_INDEX, sort=True).sum()
+
+
 class GroupHistory:
     """Daily cumulative counts for one grouping over the training span (training-time only)."""
 
@@ -107,26 +156,27 @@ class GroupHistory:
         transit_hours: np.ndarray,
         on_time: np.ndarray,
     ) -> GroupHistory:
-        """keys/created_day for every shipment; delivered_day, transit_hours (NaN if undelivered), on_time
-        (1/0, NaN without a promise)."""
-        uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
-        self.keys_ = {k: i for i, k in enumerate(uniq)}
-        first = float(created_day.min()) if len(created_day) else 0.0
-        self.day0_ = int(min(first, np.nanmin(delivered_day, initial=first)))
-        last = max(float(created_day.max()) if len(created_day) else 0.0, np.nanmax(delivered_day, initial=0))
-        self.n_days_ = int(last - self.day0_ + 2)
+        """The arguments of `daily_counts`, for history held in one process."""
+        return self.from_daily(daily_counts(keys, created_day, delivered_day, transit_hours, on_time))
+
+    def from_daily(self, daily: pd.DataFrame) -> GroupHistory:
+        """Fit from daily counts (`daily_counts`, or the sum over the partitions of a larger history)."""
+        day = daily.index.get_level_values("day").to_numpy(dtype=np.int64)
+        slot = daily.index.get_level_values("slot").to_numpy(dtype=np.int64)
+        n = daily["n"].to_numpy(dtype=np.int32)
+        inverse, uniq = pd.factorize(daily.index.get_level_values("key").astype(str), sort=True)
+        self.keys_ = {str(k): i for i, k in enumerate(uniq)}
+        self.day0_ = int(day.min()) if len(day) else 0
+        self.n_days_ = int((day.max() if len(day) else 0) - self.day0_ + 2)
         g, nd, nb = len(uniq), self.n_days_, len(CENTRES)
-        done = ~np.isnan(transit_hours)
-        prom = done & ~np.isnan(on_time)
-        hit = prom & (on_time == 1)
         # cumulative counts with a leading zero day: cum[:, k] counts days < k
         self.cum_hist_ = np.zeros((g, nd + 1, nb), dtype=np.int32)
-        np.add.at(
-            self.cum_hist_, (inverse[done], self._slot(delivered_day[done]), bin_of(transit_hours[done])), 1
+        hist = slot < DELIVERED_SLOTS
+        self.cum_hist_[inverse[hist], self._slot(day[hist]), slot[hist]] = n[hist]  # the index is unique
+        self.cum_promised_, self.cum_on_time_, self.cum_created_ = (
+            self._daily(g, inverse[slot == s], day[slot == s], n[slot == s])
+            for s in (PROMISED, ON_TIME, CREATED)
         )
-        self.cum_promised_ = self._daily(g, inverse[prom], delivered_day[prom])
-        self.cum_on_time_ = self._daily(g, inverse[hit], delivered_day[hit])
-        self.cum_created_ = self._daily(g, inverse, created_day)
         for cum in (self.cum_hist_, self.cum_promised_, self.cum_on_time_, self.cum_created_):
             np.cumsum(cum, axis=1, out=cum)
         return self
@@ -134,9 +184,9 @@ class GroupHistory:
     def _slot(self, day: np.ndarray) -> np.ndarray:
         return day.astype(np.int64) - self.day0_ + 1
 
-    def _daily(self, groups: int, g: np.ndarray, day: np.ndarray) -> np.ndarray:
+    def _daily(self, groups: int, g: np.ndarray, day: np.ndarray, n: np.ndarray) -> np.ndarray:
         out = np.zeros((groups, self.n_days_ + 1), dtype=np.int32)
-        np.add.at(out, (g, self._slot(day)), 1)
+        out[g, self._slot(day)] = n
         return out
 
     def _window(self, cum: np.ndarray, g: np.ndarray, day: np.ndarray, width: int) -> np.ndarray:
