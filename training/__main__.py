@@ -37,17 +37,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from training.models import TrainConfig
     from training.pipeline import run_train
 
-    config = TrainConfig(num_boost_round=args.rounds)
-    uri = run_train(
-        Path(args.history),
-        weather_path=Path(args.weather) if args.weather else None,
-        events_path=Path(args.events) if args.events else None,
-        register=args.register,
-        experiment=args.experiment,
-        out_dir=Path(args.report) if args.report else None,
-        config=config,
-        coverage=args.coverage,
-    )
+    common = {
+        "weather_path": Path(args.weather) if args.weather else None,
+        "events_path": Path(args.events) if args.events else None,
+        "register": args.register,
+        "experiment": args.experiment,
+        "out_dir": Path(args.report) if args.report else None,
+        "config": TrainConfig(num_boost_round=args.rounds),
+        "coverage": args.coverage,
+    }
+    if args.cluster or args.scheduler:
+        from training.scaleout.train import run_train_on_cluster
+
+        cluster = {"scheduler": args.scheduler, "workers": args.workers, "fraction": args.sample}
+        uri = run_train_on_cluster(Path(args.history), **common, **cluster)  # type: ignore[arg-type]
+    else:
+        uri = run_train(Path(args.history), **common)  # type: ignore[arg-type]
     print(uri)
     return 0
 
@@ -72,6 +77,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from training.demo import run_demo
 
     return run_demo(Path(args.out), n_shipments=args.shipments, seed=args.seed)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a share in (0, 1], not {text}")
+    return value
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
+    p.add_argument(
+        "--workers", type=int, help="worker processes of the local cluster (default: one per core)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="also keep the evaluation report in this directory")
     p.add_argument("--rounds", type=int, default=300, help="boosting rounds per model")
     p.add_argument("--coverage", type=float, default=0.8)
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="train on a Dask cluster (history and events may be directories of parquet parts)",
+    )
+    _cluster_options(p)
+    p.add_argument(
+        "--sample",
+        type=_fraction,
+        default=1.0,
+        help="with --cluster: fit on this share of the shipments (the lane/carrier history counts all)",
+    )
     p.set_defaults(func=_cmd_train)
 
     for name, help_text in (

@@ -39,9 +39,30 @@ def lgb_params(config: TrainConfig, **objective: object) -> dict:
     }
 
 
+SKLEARN_NAMES = {
+    "min_data_in_leaf": "min_child_samples",
+    "feature_fraction": "colsample_bytree",
+    "bagging_fraction": "subsample",
+    "bagging_freq": "subsample_freq",
+    "seed": "random_state",
+    "verbosity": "verbose",
+}
+
+
+def estimator_params(config: TrainConfig, **objective: object) -> dict:
+    """`lgb_params` under the scikit-learn estimators' names (for `lightgbm.dask`), with the rounds; the
+    threads are each Dask worker's own."""
+    params = {SKLEARN_NAMES.get(k, k): v for k, v in lgb_params(config, **objective).items()}
+    del params["num_threads"]
+    return {**params, "n_estimators": config.num_boost_round}
+
+
+def categorical(X: pd.DataFrame) -> list[str]:
+    return [c for c in X.columns if c.startswith("cat_")]
+
+
 def lgb_dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
-    cats = [c for c in X.columns if c.startswith("cat_")]
-    return lgb.Dataset(X, label=y, categorical_feature=cats, free_raw_data=True)
+    return lgb.Dataset(X, label=y, categorical_feature=categorical(X), free_raw_data=True)
 
 
 def log_hours(hours: np.ndarray) -> np.ndarray:

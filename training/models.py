@@ -21,11 +21,21 @@ HALF_LIFE_SPANS = (2.0, 1.0, 0.5, 0.25)  # candidate half-lives, as fractions of
 
 def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
     """Transit quantiles as log-ratios to the reference; some rows lose their promise, as at checkout."""
-    rng = np.random.default_rng(config.seed)
+    drop = np.random.default_rng(config.seed).random(len(X)) < config.promise_dropout
+    return fit_quantile_models(*quantile_design(X, hours, drop), config)
+
+
+def quantile_design(X: pd.DataFrame, hours: np.ndarray, drop: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The quantile models' rows and target: the promise removed where `drop`, the log-ratio of the transit
+    hours to the reference that remains."""
     X = X.copy()
-    drop = rng.random(len(X)) < config.promise_dropout
     X.loc[drop, "promised_hours"] = np.nan
-    return fit_quantile_models(X, log_hours(hours) - np.log(reference_hours(X)), config)
+    return X, log_hours(hours) - np.log(reference_hours(X))
+
+
+def late_usable(X: pd.DataFrame, late: np.ndarray, needs_promise: bool) -> np.ndarray:
+    """Rows the late-risk model learns from: a known outcome and, where the data have promises, a promise."""
+    return ~np.isnan(late) & (~np.isnan(X["promised_hours"].to_numpy()) if needs_promise else True)
 
 
 def fit_late(X: pd.DataFrame, late: np.ndarray, config: TrainConfig) -> lgb.Booster:
@@ -52,37 +62,74 @@ def fit_bundle(
     X = builder.fit_transform(train, weather)
     hours = transit_hours(train)
     done = ~np.isnan(hours)
-    quantile_models = conformal = None
+    quantile_models = None
     if done.sum() >= 100:
         quantile_models = fit_quantiles(X[done], hours[done], config)
     late = late_outcome(train)
     needs_promise = bool(train["promised_at"].notna().any())
-    usable = ~np.isnan(late) & (~np.isnan(X["promised_hours"].to_numpy()) if needs_promise else True)
+    usable = late_usable(X, late, needs_promise)
     late_model = fit_late(X[usable], late[usable], config) if len(np.unique(late[usable])) == 2 else None
-    bundle = ModelBundle(
+    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
+    Xc = calibrate_bundle(bundle, calibrate, weather)
+    fit_in_transit(bundle, X, train, Xc, calibrate, events, config)
+    return bundle
+
+
+def new_bundle(
+    builder: FeatureBuilder,
+    quantile_models: dict[float, lgb.Booster] | None,
+    late_model: lgb.Booster | None,
+    late_needs_promise: bool,
+    config: TrainConfig,
+    metadata: dict | None,
+) -> ModelBundle:
+    """A bundle of fitted models, not yet calibrated."""
+    return ModelBundle(
         features=builder,
         quantile_models=quantile_models,
         conformal=None,
         late_model=late_model,
         late_calibration=None,
-        late_needs_promise=needs_promise,
+        late_needs_promise=late_needs_promise,
         progress_models=None,
         progress_conformal=None,
         metadata={"train_config": asdict(config), **(metadata or {})},
     )
-    Xc = builder.transform(calibrate, weather)
-    if quantile_models is not None:
+
+
+def calibrate_bundle(
+    bundle: ModelBundle, calibrate: pd.DataFrame, weather: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Shrink, conformal windows and the late-risk map, on the calibration window; returns its features."""
+    Xc = bundle.features.transform(calibrate, weather)
+    if bundle.quantile_models is not None:
         bundle.shrink = choose_shrink(bundle, Xc, calibrate)
-        conformal = calibrate_windows(bundle, Xc, calibrate)
-    bundle.conformal = conformal
-    if late_model is not None:
-        bundle.late_calibration = calibrate_late(late_model, Xc, late_outcome(calibrate), needs_promise)
-    if quantile_models is not None:
-        fitted = fit_progress(X, train, Xc, calibrate, events, config)
-        if fitted is not None:
-            bundle.progress_models, bundle.progress_conformal = fitted
-        bundle.stall_hours = scan_gaps(events, train)
-    return bundle
+        bundle.conformal = calibrate_windows(bundle, Xc, calibrate)
+    if bundle.late_model is not None:
+        needs_promise = bundle.late_needs_promise
+        bundle.late_calibration = calibrate_late(
+            bundle.late_model, Xc, late_outcome(calibrate), needs_promise
+        )
+    return Xc
+
+
+def fit_in_transit(
+    bundle: ModelBundle,
+    X: pd.DataFrame,
+    train: pd.DataFrame,
+    Xc: pd.DataFrame,
+    calibrate: pd.DataFrame,
+    events: pd.DataFrame | None,
+    config: TrainConfig,
+) -> None:
+    """The in-transit model and the stall limits (where there is a transit model): `X` the features of the
+    `train` shipments as of their creation, `events` the scans of the train and calibrate shipments."""
+    if bundle.quantile_models is None:
+        return
+    fitted = fit_progress(X, train, Xc, calibrate, events, config)
+    if fitted is not None:
+        bundle.progress_models, bundle.progress_conformal = fitted
+    bundle.stall_hours = scan_gaps(events, train)
 
 
 def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> float:

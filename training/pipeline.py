@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -107,21 +108,40 @@ def run_train(
     history = read_history(history_path)
     weather = read_weather(weather_path)
     split = time_split(history)
+    events = read_events(events_path)
+
+    def fit(meta: dict) -> ModelBundle:
+        return fit_bundle(split.train, split.calibrate, weather, events, config, metadata=meta)
+
+    return train_and_log(
+        fit, split, events, weather, experiment or history_path.stem, register, out_dir, coverage
+    )
+
+
+def train_and_log(
+    fit: Callable[[dict], ModelBundle],
+    split: Split,
+    events: pd.DataFrame | None,
+    weather: pd.DataFrame | None,
+    experiment: str,
+    register: str | None,
+    out_dir: Path | None,
+    coverage: float,
+) -> str:
+    """Fit inside an MLflow run, evaluate on the test window against the baselines, log the metrics, the
+    report and the bundle, register it and move the champion alias when it wins; returns the model URI.
+    `fit(metadata)` returns the fitted bundle; `events` are the scans of the test shipments (or more)."""
     print("windows:", json.dumps(split.windows()))
     client = registry.configure()
-    experiment = experiment or history_path.stem
     mlflow.set_experiment(experiment_id=registry.ensure_experiment(experiment))
     with mlflow.start_run() as run:
         meta = {
             "dataset": experiment,
             "windows": split.windows(),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(),
-            "n_train": len(split.train),
-            "n_calibrate": len(split.calibrate),
-            "n_test": len(split.test),
+            **split.sizes(),
         }
-        events = read_events(events_path)
-        bundle = fit_bundle(split.train, split.calibrate, weather, events, config, metadata=meta)
+        bundle = fit(meta)
         metrics, predictions = evaluate_bundle(bundle, split, coverage, weather)
         metrics["in_transit"] = evaluate_progress(bundle, split.test, events, coverage, weather)
         if metrics["in_transit"]:

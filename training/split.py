@@ -24,6 +24,15 @@ class Split:
 
         return {"train": span(self.train), "calibrate": span(self.calibrate), "test": span(self.test)}
 
+    def sizes(self) -> dict[str, int]:
+        return {"n_train": len(self.train), "n_calibrate": len(self.calibrate), "n_test": len(self.test)}
+
+
+def split_times(created: pd.Series, calibrate: float = 0.15, test: float = 0.15) -> tuple:
+    """Where calibration and test begin: the (1 - calibrate - test) and (1 - test) quantiles of the creation
+    times (missing ones ignored)."""
+    return created.quantile(1 - calibrate - test), created.quantile(1 - test)
+
 
 def time_split(history: pd.DataFrame, calibrate: float = 0.15, test: float = 0.15) -> Split:
     """Split by creation time at the (1 - calibrate - test) and (1 - test) quantiles of `created_at`.
@@ -34,8 +43,7 @@ def time_split(history: pd.DataFrame, calibrate: float = 0.15, test: float = 0.1
     created = history["created_at"]
     if created.notna().any():
         dated = history[created.notna()].sort_values("created_at", kind="stable")
-        t1 = dated["created_at"].quantile(1 - calibrate - test)
-        t2 = dated["created_at"].quantile(1 - test)
+        t1, t2 = split_times(dated["created_at"], calibrate, test)
         c = dated["created_at"]
         return Split(dated[c < t1], dated[(c >= t1) & (c < t2)], dated[c >= t2], by_time=True)
     u = np.array([int(hashlib.sha1(s.encode()).hexdigest()[:8], 16) / 16**8 for s in history["shipment_id"]])

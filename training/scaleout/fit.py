@@ -1,0 +1,139 @@
+"""Fit the bundle on a Dask cluster: features per partition, `lightgbm.dask` quantile and late-risk models,
+then the single-machine calibration, in-transit model and bundle code on the windows that calibration needs.
+
+Distributed LightGBM builds histograms on each worker and sums them, so the trees are close to, not equal to,
+those fitted on one machine (bin boundaries come from each worker's sample; bagging draws per worker). The
+promise dropout draws from a hash of the shipment id, so it does not depend on the partitioning either.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dask.dataframe as dd
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from distributed import Client
+from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
+
+from features.build import FeatureBuilder, transit_hours
+from features.bundle import QUANTILES, ModelBundle
+from features.history import GroupHistory
+from training.boosting import TrainConfig, categorical, estimator_params
+from training.models import (
+    calibrate_bundle,
+    fit_in_transit,
+    late_outcome,
+    late_usable,
+    new_bundle,
+    quantile_design,
+)
+from training.scaleout.data import hash_share
+from training.scaleout.features import feature_meta, fit_features
+
+TARGET = "_target"
+
+
+def quantile(q: float) -> dict:
+    return {"objective": "quantile", "alpha": q}
+
+
+DROPOUT_SALT = 1  # the promise dropout's draw, apart from the samples' draws
+
+
+def quantile_rows(
+    part: pd.DataFrame,
+    builder: FeatureBuilder,
+    histories: dict[str, GroupHistory],
+    weather: pd.DataFrame | None,
+    dropout: float,
+) -> pd.DataFrame:
+    """A partition's delivered shipments as the quantile models see them: features as of creation, some
+    promises removed (`models.quantile_design`), the target in `TARGET`."""
+    X = builder.features_as_of(part, histories, weather)
+    hours = transit_hours(part)
+    done = ~np.isnan(hours)
+    drop = hash_share(part["shipment_id"], DROPOUT_SALT)[done] < dropout
+    Xq, y = quantile_design(X[done], hours[done], drop)
+    return Xq.assign(**{TARGET: y})
+
+
+def late_rows(
+    part: pd.DataFrame,
+    builder: FeatureBuilder,
+    histories: dict[str, GroupHistory],
+    weather: pd.DataFrame | None,
+    needs_promise: bool,
+) -> pd.DataFrame:
+    """A partition's shipments the late-risk model learns from, with the outcome (1.0 late) in `TARGET`."""
+    X = builder.features_as_of(part, histories, weather)
+    late = late_outcome(part)
+    usable = late_usable(X, late, needs_promise)
+    return X[usable].assign(**{TARGET: late[usable]})
+
+
+def _fit(
+    model: DaskLGBMRegressor | DaskLGBMClassifier, rows: dd.DataFrame, builder: FeatureBuilder
+) -> lgb.Booster:
+    names = builder.feature_names_
+    # A category column without any level learned is empty everywhere: declared categorical it crashes
+    # LightGBM's distributed bin finding (a segfault on the workers); on one machine it is simply unused.
+    empty = {f"cat_{c}" for c in builder.categorical_ if not builder.levels_[c]}
+    cats = [c for c in categorical(rows._meta[names]) if c not in empty]
+    with warnings.catch_warnings():
+        # lightgbm.dask warns for every estimator: scikit-learn's `n_jobs` is always among its parameters,
+        # and each worker's threads replace it (as wanted)
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+        model.fit(rows[names], rows[TARGET], categorical_feature=cats)
+    booster: lgb.Booster = model.to_local().booster_
+    return booster
+
+
+def fit_bundle_on_cluster(
+    client: Client,
+    train: dd.DataFrame,
+    train_rows: dd.DataFrame,
+    calibrate: pd.DataFrame,
+    train_sample: pd.DataFrame,
+    weather: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    config: TrainConfig,
+    metadata: dict | None = None,
+) -> ModelBundle:
+    """`models.fit_bundle` on a cluster. The lane and carrier history is learned from all of `train`; the
+    models learn from `train_rows` (all of `train`, or a sample of it); calibration runs on `calibrate`
+    and the in-transit model on `train_sample` (both gathered on the client, as `models.fit_bundle` takes
+    them), with `events` the scans of those shipments."""
+    builder = FeatureBuilder(window_days=config.window_days)
+    histories = fit_features(client, train, builder, use_weather=weather is not None)
+    shared = client.scatter([histories], broadcast=True)[0]
+    meta = feature_meta(builder).assign(**{TARGET: np.zeros(0)})
+
+    rows = train_rows.map_partitions(
+        quantile_rows, builder, shared, weather, config.promise_dropout, meta=meta
+    ).persist()
+    quantile_models = None
+    if len(rows) >= 100:
+        quantile_models = {
+            q: _fit(
+                DaskLGBMRegressor(client=client, **estimator_params(config, **quantile(q))), rows, builder
+            )
+            for q in QUANTILES
+        }
+    del rows
+
+    needs_promise = bool(train["promised_at"].count().compute() > 0)
+    late = train_rows.map_partitions(late_rows, builder, shared, weather, needs_promise, meta=meta).persist()
+    outcomes = late[TARGET].unique().compute()
+    late_model = None
+    if len(outcomes) == 2:
+        late_model = _fit(DaskLGBMClassifier(client=client, **estimator_params(config, objective="binary")),
+                          late, builder)  # fmt: skip
+    del late
+
+    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
+    Xc = calibrate_bundle(bundle, calibrate, weather)
+    X_sample = builder.features_as_of(train_sample, histories, weather)
+    fit_in_transit(bundle, X_sample, train_sample, Xc, calibrate, events, config)
+    return bundle
