@@ -1,4 +1,5 @@
-"""Command line: `python -m training {import,simulate,train,evaluate,predict,demo}` (see ARCHITECTURE.md)."""
+"""Command line: `python -m training {import,simulate,train,evaluate,predict,rescore,demo}`
+(see ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from training.simulate import SimulationConfig, simulate, write_simulation
+    from training.simulate import SimulationConfig, simulate, write_parts, write_simulation
 
     config = SimulationConfig(n_shipments=args.shipments, seed=args.seed)
+    if args.parts > 1:
+        for p in write_parts(config, args.parts, Path(args.out)):
+            print(f"wrote {p}")
+        return 0
     sim = simulate(config)
     paths = write_simulation(sim, Path(args.out))
     print(sim.describe())
@@ -73,6 +78,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from training import registry
+    from training.pipeline import read_weather
+    from training.scaleout.cluster import connect
+    from training.scaleout.data import read_checked
+    from training.scaleout.rescore import Job, RescoreIncomplete, rescore
+
+    bundle = registry.load_bundle(args.model)
+    as_of = pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC").floor("s")
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    version = str(bundle.metadata.get("version", ""))
+    job = Job(args.model, version, as_of.isoformat(), args.coverage, args.partitions)
+    with connect(args.scheduler, args.workers) as client:
+        history = read_checked(Path(args.history), "shipments")
+        events = read_checked(Path(args.events), "events")
+        weather = read_weather(Path(args.weather) if args.weather else None)
+        try:
+            totals = rescore(client, history, events, bundle, job, Path(args.out), weather)
+        except RescoreIncomplete as failed:
+            print(failed, file=sys.stderr)
+            return 1
+    print(
+        f"rescored {totals['shipments']:,} shipments in flight at {job.as_of} in {totals['partitions']} "
+        f"partitions ({totals['written_now']} written now): {totals['alerts']:,} alerts; "
+        f"{totals['closed_by_scan']:,} skipped (delivered or returned by their scans); wrote {args.out}"
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from training.demo import run_demo
 
@@ -113,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shipments", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="directory for history/events/weather parquet files")
+    p.add_argument(
+        "--parts",
+        type=int,
+        default=1,
+        help="simulate in this many independent runs (seeds S, S+1, …) into history/ and events/ parts",
+    )
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser(
@@ -155,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--weather", help="weather table parquet, when the model was trained with one")
         p.add_argument("--coverage", type=float, default=0.8)
         p.set_defaults(func=_cmd_evaluate if name == "evaluate" else _cmd_predict)
+
+    p = sub.add_parser(
+        "rescore", help="re-predict the shipments in flight and their alerts, partition by partition (Dask)"
+    )
+    p.add_argument("--model", required=True, help="models:/NAME@champion, models:/NAME/N, runs:/… or a path")
+    p.add_argument("--history", required=True, help="shipments parquet (a file or a directory of parts)")
+    p.add_argument("--events", required=True, help="scan events parquet (a file or a directory of parts)")
+    p.add_argument("--out", required=True, help="directory for predictions/, alerts/ and manifest.json")
+    p.add_argument("--as-of", help="the moment to predict at (ISO timestamp, UTC if no zone; default: now)")
+    p.add_argument("--coverage", type=float, default=0.8)
+    p.add_argument("--partitions", type=int, default=16, help="output partitions (fixed for a resumed run)")
+    p.add_argument("--weather", help="weather table parquet, when the model was trained with one")
+    _cluster_options(p)
+    p.set_defaults(func=_cmd_rescore)
 
     p = sub.add_parser("demo", help="run the main job end to end on the embedded default")
     p.add_argument("--out", default="var/demo")

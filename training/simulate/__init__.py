@@ -5,6 +5,6 @@
 three parquet files. The mechanisms and their effect sizes are documented in `README.md` next to this file.
 """
 
-from training.simulate.core import Simulation, SimulationConfig, simulate, write_simulation
+from training.simulate.core import Simulation, SimulationConfig, simulate, write_parts, write_simulation
 
-__all__ = ["Simulation", "SimulationConfig", "simulate", "write_simulation"]
+__all__ = ["Simulation", "SimulationConfig", "simulate", "write_parts", "write_simulation"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class SimulationConfig:
     growth: float = 0.10  # yearly growth of order volume
     promise_slack_days: int = 1  # the naive promise: published business days + this
     buffer_days: int = 120  # simulated after the end so late outcomes exist (then cut at the end)
+    first_id: int = 1  # the first shipment's number (parts of one history simulated apart get their own)
 
     def __post_init__(self) -> None:
         if self.n_shipments < 1 or self.days < 1:
@@ -69,7 +70,7 @@ def simulate(config: SimulationConfig) -> Simulation:
     transit.disrupt(rng, net, cal, weather, backlogs, x, config)
     transit.deliver(rng, net, cal, weather, x)
     end_h = config.days * 24.0
-    history = frames.shipments_frame(x, net, config.start, end_h)
+    history = frames.shipments_frame(x, net, config.start, end_h, config.first_id)
     ev = build_events(rng, x, end_h)
     del x
     events = frames.events_frame(ev, history["shipment_id"], net, config.start)
@@ -86,6 +87,27 @@ def write_simulation(sim: Simulation, out_dir: Path) -> list[Path]:
         path = out_dir / f"{name}.parquet"
         frame.to_parquet(path, index=False)
         paths.append(path)
+    return paths
+
+
+def write_parts(config: SimulationConfig, parts: int, out_dir: Path) -> list[Path]:
+    """A history too large for one process, simulated in `parts` independent runs of the same network over
+    the same period (seeds `config.seed + k`, shipment numbers following on), each written as it is made:
+    `history/part-K.parquet` and `events/part-K.parquet`, and the first run's `weather.parquet`."""
+    out_dir = Path(out_dir)
+    sizes = np.diff(np.linspace(0, config.n_shipments, parts + 1).round().astype(int))
+    paths, first = [], 1
+    for k, n in enumerate(sizes):
+        sim = simulate(replace(config, n_shipments=int(n), seed=config.seed + k, first_id=first))
+        for name in ("history", "events"):
+            path = out_dir / name / f"part-{k:05d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sim.files[name].to_parquet(path, index=False)
+            paths.append(path)
+        if k == 0:
+            sim.weather.to_parquet(out_dir / "weather.parquet", index=False)
+            paths.append(out_dir / "weather.parquet")
+        first += int(n)
     return paths
 
 

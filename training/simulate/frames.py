@@ -36,20 +36,20 @@ def timestamps(hours: np.ndarray, start: date) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC"))
 
 
-def shipment_ids(n: int) -> pa.Array:
-    """SH0000001, SH0000002, ... (zero-padded to at least 7 digits)."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), _LS), 7, "0")
+def shipment_ids(n: int, first: int = 1) -> pa.Array:
+    """SH0000001, SH0000002, ... from `first` (zero-padded to at least 7 digits)."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(first, first + n)), _LS), 7, "0")
     return pc.binary_join_element_wise(pa.scalar("SH", _LS), digits, pa.scalar("", _LS))
 
 
-def shipments_frame(x: dict, net: Network, start: date, end_h: float) -> pd.DataFrame:
+def shipments_frame(x: dict, net: Network, start: date, end_h: float, first_id: int = 1) -> pd.DataFrame:
     """One row per shipment in contract columns and dtypes, plus `attr_parcel_type`."""
     country = net.region_country
     after_end = x["delivered"] > end_h
     delivered = np.where(after_end, np.nan, x["delivered"])
     late = np.nan_to_num(delivered) > x["promised"]
     cols = {
-        "shipment_id": pd.Series(shipment_ids(len(delivered)), dtype="string"),
+        "shipment_id": pd.Series(shipment_ids(len(delivered), first_id), dtype="string"),
         "carrier": labels(x["carrier"].astype(np.int8), [c.code for c in net.carriers]),
         "service": labels(x["service"].astype(np.int8), SERVICES),
         "origin_country": labels(country[x["origin"]].astype(np.int8), COUNTRIES),
