@@ -1,10 +1,11 @@
 """Scale-out on a Dask LocalCluster: a simulated history of millions of shipments, features built partition by
 partition, training on the cluster, and the re-scoring of every shipment in flight (then its resumption).
 
-Each phase runs on a fresh LocalCluster (worker processes, one thread each), so each worker's peak resident
-memory is the phase's own: read from the workers themselves (`ru_maxrss` of each worker process) when the
-phase ends. Training and re-scoring are the real commands, run in a fresh client process against the
-cluster's address (`--scheduler`); their client's peak RSS is measured too. Not part of `make bench` (it takes
+Each phase runs on a fresh LocalCluster (worker processes, one thread each). Each worker samples its own
+resident memory five times a second (a worker plugin) and reports its peak when the phase ends; `ru_maxrss`
+would not do, as a process started by fork and exec inherits its parent's peak. Training and re-scoring are
+the real commands, run in a fresh client process against the cluster's address (`--scheduler`), whose
+resident memory is sampled the same way from outside. Not part of `make bench` (it takes
 far longer than its budget); run it on its own, then `python -m benchmarks.run --render-only`:
 
     python -m benchmarks.dask_scale          # 10,000,000 shipments: benchmarks/results/dask_10m.json
@@ -14,18 +15,22 @@ far longer than its budget); run it on its own, then `python -m benchmarks.run -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import dask
-from distributed import Client, LocalCluster
+import psutil
+from distributed import Client, LocalCluster, WorkerPlugin
 
-from benchmarks import process, record
+from benchmarks import record
+from features.build import FeatureBuilder
 from training.scaleout.data import read_checked, time_windows
 from training.scaleout.features import features_as_of, fit_features
 
@@ -33,12 +38,50 @@ ROOT = Path(__file__).resolve().parents[1]
 SIM_END = "2026-01-01T00:00:00+00:00"  # the simulator's default period (2024-01-01 + 730 days) ends here
 
 
-def worker_peak_mb() -> float:
-    """This process's peak resident memory (run on each worker)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+SAMPLE_S = 0.2
 
 
-def cluster_phase(workers: int, run) -> dict:  # type: ignore[no-untyped-def]
+class PeakMemory(WorkerPlugin):
+    """Samples the worker process's resident memory in a thread; `peak` is the largest seen (bytes)."""
+
+    name = "peak-memory"
+
+    def setup(self, worker) -> None:  # type: ignore[no-untyped-def]
+        self.peak = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample, name="peak-memory", daemon=True).start()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(SAMPLE_S):
+            self.peak = max(self.peak, me.memory_info().rss)
+
+    def teardown(self, worker) -> None:  # type: ignore[no-untyped-def]
+        self._stop.set()
+
+
+def worker_peak_mb(dask_worker) -> float:  # type: ignore[no-untyped-def]
+    return dask_worker.plugins[PeakMemory.name].peak / 2**20
+
+
+def run_sampled(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run `cmd` from the repository root; its wall seconds, peak resident MB (sampled) and output."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        watched, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                peak = max(peak, watched.memory_info().rss)
+            time.sleep(SAMPLE_S)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{text[-3000:]}")
+    return time.perf_counter() - started, peak / 2**20, text
+
+
+def cluster_phase(workers: int, run: Phase) -> dict:
     """`run(client, address)` on a fresh LocalCluster; its wall time and each worker's peak RSS."""
     with (
         LocalCluster(
@@ -46,8 +89,9 @@ def cluster_phase(workers: int, run) -> dict:  # type: ignore[no-untyped-def]
         ) as cluster,
         Client(cluster) as client,
     ):
+        client.register_plugin(PeakMemory())
         started = time.perf_counter()
-        extra = run(client, cluster.scheduler_address) or {}
+        extra = run(client, cluster.scheduler_address)
         wall = time.perf_counter() - started
         peaks = client.run(worker_peak_mb)
     return {
@@ -57,13 +101,14 @@ def cluster_phase(workers: int, run) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def features_phase(data: Path) -> dict:
+Phase = Callable[[Client, str], dict]
+
+
+def features_phase(data: Path) -> Phase:
     """Fit the feature state on the training window and compute every training shipment's features as of
     its creation, partition by partition (summed on the workers, never gathered)."""
 
-    def run(client: Client, _: str) -> dict:
-        from features.build import FeatureBuilder
-
+    def run(client: Client, address: str) -> dict:
         history = read_checked(data / "history", "shipments")
         windows = time_windows(history)
         builder = FeatureBuilder()
@@ -79,29 +124,38 @@ def features_phase(data: Path) -> dict:
     return run
 
 
-def command_phase(cmd: list[str], env: dict[str, str], keep: dict) -> object:
+def command_phase(cmd: list[str], env: dict[str, str], keep: dict) -> Phase:
     """The command run in a fresh client process against the cluster (its address appended)."""
 
-    def run(_: Client, address: str) -> dict:
-        done = process.run_fresh([*cmd, "--scheduler", address], env)
-        keep["stdout"] = done.stdout
-        return {"client_peak_rss_mb": round(done.peak_rss_mb), "command": " ".join(cmd[2:])}
+    def run(client: Client, address: str) -> dict:
+        _, peak_mb, keep["stdout"] = run_sampled([*cmd, "--scheduler", address], env)
+        return {"client_peak_rss_mb": round(peak_mb), "command": " ".join(cmd[2:])}
 
     return run
 
 
 def measure(
-    shipments: int, parts: int, workers: int, sample: float, rounds: int, data: Path, partitions: int
+    shipments: int,
+    parts: int,
+    workers: int,
+    sample: float,
+    rounds: int,
+    data: Path,
+    partitions: int,
+    save: Callable[[dict], object] = lambda results: None,
 ) -> dict:
+    """`data`: relative to the repository root (the commands run there and show it as given). `save` is
+    called with the figures so far after each phase (a long run keeps what it measured)."""
     py = sys.executable
     results: dict = {"shipments": shipments, "parts": parts, "workers": workers, "threads_per_worker": 1}
-    if not (data / "history").exists():
-        sim = process.run_fresh(
-            [py, "-m", "training", "simulate", "--shipments", str(shipments), "--parts", str(parts),
-             "--out", str(data)]
-        )  # fmt: skip
-        results["simulate"] = {"wall_s": round(sim.wall_s, 1), "peak_rss_mb": round(sim.peak_rss_mb)}
-    results["features"] = cluster_phase(workers, features_phase(data))
+    if not (ROOT / data / "history").exists():
+        sim = [py, "-m", "training", "simulate", "--shipments", str(shipments), "--parts", str(parts),
+               "--out", str(data)]  # fmt: skip
+        wall, peak_mb, _ = run_sampled(sim, dict(os.environ))
+        results["simulate"] = {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_mb)}
+        save(results)
+    results["features"] = cluster_phase(workers, features_phase(ROOT / data))
+    save(results)
     with tempfile.TemporaryDirectory(prefix="eta-dask-bench-") as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{Path(tmp) / 'mlflow.db'}"}
         train = [py, "-m", "training", "train", "--history", str(data / "history"), "--events",
@@ -112,12 +166,14 @@ def measure(
         uri = kept["stdout"].strip().splitlines()[-1]
         results["train"]["sample"] = sample
         results["train"]["rounds"] = rounds
-        out = Path(tmp) / "rescore"
+        save(results)
+        out = Path(tmp) / "rescore"  # written by the workers
         rescore = [py, "-m", "training", "rescore", "--model", uri, "--history", str(data / "history"),
                    "--events", str(data / "events"), "--weather", str(data / "weather.parquet"),
                    "--out", str(out), "--as-of", SIM_END, "--partitions", str(partitions)]  # fmt: skip
         results["rescore"] = cluster_phase(workers, command_phase(rescore, env, kept))
         results["rescore"]["summary"] = kept["stdout"].strip().splitlines()[-1]
+        save(results)
         results["rescore_again"] = cluster_phase(workers, command_phase(rescore, env, kept))
         results["rescore_again"]["summary"] = kept["stdout"].strip().splitlines()[-1]
     return results
@@ -138,13 +194,17 @@ def render(results: dict) -> str:
         s = results["simulate"]
         lines.append(f"| simulate | {n:,} shipments in {results['parts']} parts, one process | "
                      f"{s['wall_s']:,.0f} | – | {s['peak_rss_mb']:,} |")  # fmt: skip
-    f = results["features"]
+    f = results.get("features")
+    if f is None:
+        return "\n".join(lines)
     lines.append(
         f"| features | state from the summed partition summaries, then {f['rows']:,} training shipments' "
         f"{f['features']} features as of creation in {f['partitions']} partitions | {f['wall_s']:,.0f} | "
         f"{', '.join(f'{v:,}' for v in f['worker_peak_rss_mb'])} | – |"
     )
-    t = results["train"]
+    t = results.get("train")
+    if t is None:
+        return "\n".join([*lines, "", "Training and re-scoring did not finish in this run."])
     lines.append(
         f"| train | `{t['command']}`: the lane/carrier history from every shipment, the models fitted on "
         f"{t['sample']:.0%} of them, {t['rounds']} rounds | {t['wall_s']:,.0f} | "
@@ -174,10 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--name", default="dask_10m", help="results file: benchmarks/results/NAME.json")
     args = p.parse_args(argv)
     started = time.perf_counter()
+
+    def save(results: dict) -> Path:
+        return record.save(args.name, results, time.perf_counter() - started)
+
     results = measure(
-        args.shipments, args.parts, args.workers, args.sample, args.rounds, ROOT / args.data, args.partitions
+        args.shipments,
+        args.parts,
+        args.workers,
+        args.sample,
+        args.rounds,
+        Path(args.data),
+        args.partitions,
+        save,
     )
-    path = record.save(args.name, results, time.perf_counter() - started)
+    path = save(results)
     print(render(results))
     print(f"wrote {path}")
     return 0

@@ -84,6 +84,12 @@ BENCHMARKS: list[Benchmark] = [
         "Simulator (`python -m training simulate`, fresh process per run, parquet writing included)",
         budget_s=60,
     ),
+    Benchmark(
+        "dask_10m",
+        "benchmarks.dask_scale",
+        "Scale-out on a Dask LocalCluster (10,000,000 shipments; run on its own)",
+        budget_s=None,
+    ),
 ]
 
 

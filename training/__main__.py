@@ -84,7 +84,6 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
     from training import registry
     from training.pipeline import read_weather
     from training.scaleout.cluster import connect
-    from training.scaleout.data import read_checked
     from training.scaleout.rescore import Job, RescoreIncomplete, rescore
 
     bundle = registry.load_bundle(args.model)
@@ -93,11 +92,11 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
     version = str(bundle.metadata.get("version", ""))
     job = Job(args.model, version, as_of.isoformat(), args.coverage, args.partitions)
     with connect(args.scheduler, args.workers) as client:
-        history = read_checked(Path(args.history), "shipments")
-        events = read_checked(Path(args.events), "events")
         weather = read_weather(Path(args.weather) if args.weather else None)
         try:
-            totals = rescore(client, history, events, bundle, job, Path(args.out), weather)
+            totals = rescore(
+                client, Path(args.history), Path(args.events), bundle, job, Path(args.out), weather
+            )
         except RescoreIncomplete as failed:
             print(failed, file=sys.stderr)
             return 1

@@ -164,6 +164,14 @@ def bundle(bundles) -> ModelBundle:
     return bundles[0]
 
 
+@pytest.fixture(scope="module")
+def frames(data, client) -> tuple:
+    """The history and its scans as partitioned frames."""
+    return read_checked(data["root"] / "history", "shipments"), read_checked(
+        data["root"] / "events", "events"
+    )
+
+
 def in_flight_at(data: dict, as_of: pd.Timestamp) -> set[str]:
     h, e = data["history"], data["events"]
     closed = e.loc[(e["occurred_at"] <= as_of) & e["status"].isin(["delivered", "returned"]), "shipment_id"]
@@ -183,10 +191,9 @@ def job(bundle_path: Path, as_of: pd.Timestamp = AS_OF) -> Job:
 
 @pytest.mark.slow
 def test_rescore_writes_each_shipment_in_flight_once_as_one_machine_would_score_it(
-    data, client, bundle, tmp_path
+    data, client, frames, bundle, tmp_path
 ) -> None:
-    history = read_checked(data["root"] / "history", "shipments")
-    events = read_checked(data["root"] / "events", "events")
+    history, events = frames
     totals = rescore(client, history, events, bundle, job(tmp_path / "model"), tmp_path / "out")
 
     predictions = read_parts(tmp_path / "out" / "predictions")
@@ -215,10 +222,9 @@ def test_rescore_writes_each_shipment_in_flight_once_as_one_machine_would_score_
 
 @pytest.mark.slow
 def test_a_rescore_that_failed_half_way_resumes_without_losing_or_repeating_a_shipment(
-    data, client, bundle, tmp_path
+    data, client, frames, bundle, tmp_path
 ) -> None:
-    history = read_checked(data["root"] / "history", "shipments")
-    events = read_checked(data["root"] / "events", "events")
+    history, events = frames
     out = tmp_path / "out"
     # partition 2 fails after writing its predictions: its alerts cannot be written
     (out / "alerts" / f"{part_name(2)}.tmp").mkdir(parents=True)
@@ -243,9 +249,8 @@ def test_a_rescore_that_failed_half_way_resumes_without_losing_or_repeating_a_sh
 
 
 @pytest.mark.slow
-def test_a_rescore_directory_is_not_resumed_with_another_moment(data, client, bundle, tmp_path) -> None:
-    history = read_checked(data["root"] / "history", "shipments")
-    events = read_checked(data["root"] / "events", "events")
+def test_a_rescore_directory_is_not_resumed_with_another_moment(client, frames, bundle, tmp_path) -> None:
+    history, events = frames
     rescore(client, history, events, bundle, job(tmp_path / "model"), tmp_path / "out")
     with pytest.raises(ValueError, match="choose another --out"):
         rescore(

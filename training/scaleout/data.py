@@ -30,13 +30,20 @@ def _reasons(part: pd.DataFrame, check) -> pd.Series:  # type: ignore[no-untyped
     return pd.Series(checked.reasons, dtype="int64")
 
 
-def read_checked(path: Path, kind: str) -> dd.DataFrame:
-    """`kind` "shipments" or "events" from parquet, each partition validated against the contract; prints
-    how many rows were rejected, by reason, when any were (a second pass over the raw rows)."""
+def _of_shipments(part: pd.DataFrame, ids: set) -> pd.DataFrame:
+    return part[part["shipment_id"].isin(ids)]
+
+
+def read_checked(path: Path, kind: str, shipments: object = None) -> dd.DataFrame:
+    """`kind` "shipments" or "events" from parquet, each partition validated against the contract and held
+    in the workers' memory; prints how many rows were rejected, by reason, when any were. `shipments`: only
+    the rows of these shipment ids (a set, or a future of one scattered to the workers) are read on."""
     check = {"shipments": validate_shipments, "events": validate_events}[kind]
     valid_of = {"shipments": _valid_shipments, "events": _valid_events}[kind]
     raw = dd.read_parquet(str(path))
-    checked = raw.map_partitions(valid_of, meta=check(raw._meta).valid)
+    if shipments is not None:
+        raw = raw.map_partitions(_of_shipments, shipments, meta=raw._meta).persist()
+    checked = raw.map_partitions(valid_of, meta=check(raw._meta).valid).persist()
     n_raw, n_valid = dd.compute(raw.shape[0], checked.shape[0])
     if n_raw != n_valid:
         reasons = raw.map_partitions(_reasons, check, meta=pd.Series(dtype="int64")).compute()

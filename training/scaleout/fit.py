@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 
+import dask
 import dask.dataframe as dd
 import lightgbm as lgb
 import numpy as np
@@ -35,42 +36,43 @@ from training.scaleout.features import feature_meta, fit_features
 TARGET = "_target"
 
 
-def quantile(q: float) -> dict:
+def alpha(q: float) -> dict:
     return {"objective": "quantile", "alpha": q}
 
 
 DROPOUT_SALT = 1  # the promise dropout's draw, apart from the samples' draws
 
 
-def quantile_rows(
+HOURS, LATE, DROP = "_transit_hours", "_late", "_drop_promise"
+
+
+def training_rows(
     part: pd.DataFrame,
     builder: FeatureBuilder,
     histories: dict[str, GroupHistory],
     weather: pd.DataFrame | None,
     dropout: float,
 ) -> pd.DataFrame:
-    """A partition's delivered shipments as the quantile models see them: features as of creation, some
-    promises removed (`models.quantile_design`), the target in `TARGET`."""
+    """A partition's features as of creation, beside what both models learn from: the transit hours, the
+    late outcome and whether the quantile models see the promise (a draw from a hash of the shipment id)."""
     X = builder.features_as_of(part, histories, weather)
-    hours = transit_hours(part)
-    done = ~np.isnan(hours)
-    drop = hash_share(part["shipment_id"], DROPOUT_SALT)[done] < dropout
-    Xq, y = quantile_design(X[done], hours[done], drop)
+    drop = hash_share(part["shipment_id"], DROPOUT_SALT) < dropout
+    return X.assign(**{HOURS: transit_hours(part), LATE: late_outcome(part), DROP: drop})
+
+
+def quantile_rows(rows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The delivered shipments as the quantile models see them (`models.quantile_design`), target in
+    `TARGET`."""
+    done = rows[rows[HOURS].notna()]
+    Xq, y = quantile_design(done[names], done[HOURS].to_numpy(), done[DROP].to_numpy())
     return Xq.assign(**{TARGET: y})
 
 
-def late_rows(
-    part: pd.DataFrame,
-    builder: FeatureBuilder,
-    histories: dict[str, GroupHistory],
-    weather: pd.DataFrame | None,
-    needs_promise: bool,
-) -> pd.DataFrame:
-    """A partition's shipments the late-risk model learns from, with the outcome (1.0 late) in `TARGET`."""
-    X = builder.features_as_of(part, histories, weather)
-    late = late_outcome(part)
-    usable = late_usable(X, late, needs_promise)
-    return X[usable].assign(**{TARGET: late[usable]})
+def late_rows(rows: pd.DataFrame, names: list[str], needs_promise: bool) -> pd.DataFrame:
+    """The shipments the late-risk model learns from, with the outcome (1.0 late) in `TARGET`."""
+    late = rows[LATE].to_numpy()
+    usable = late_usable(rows[names], late, needs_promise)
+    return rows.loc[usable, names].assign(**{TARGET: late[usable]})
 
 
 def _fit(
@@ -108,28 +110,37 @@ def fit_bundle_on_cluster(
     builder = FeatureBuilder(window_days=config.window_days)
     histories = fit_features(client, train, builder, use_weather=weather is not None)
     shared = client.scatter([histories], broadcast=True)[0]
+    names = list(builder.feature_names_)
     meta = feature_meta(builder).assign(**{TARGET: np.zeros(0)})
-
+    flags = {HOURS: np.zeros(0), LATE: np.zeros(0), DROP: np.zeros(0, dtype=bool)}
     rows = train_rows.map_partitions(
-        quantile_rows, builder, shared, weather, config.promise_dropout, meta=meta
-    ).persist()
+        training_rows,
+        builder,
+        shared,
+        weather,
+        config.promise_dropout,
+        meta=feature_meta(builder).assign(**flags),
+    ).persist()  # features computed once for both kinds of model
+
+    quantile = rows.map_partitions(quantile_rows, names, meta=meta).persist()
     quantile_models = None
-    if len(rows) >= 100:
+    if len(quantile) >= 100:
         quantile_models = {
             q: _fit(
-                DaskLGBMRegressor(client=client, **estimator_params(config, **quantile(q))), rows, builder
+                DaskLGBMRegressor(client=client, **estimator_params(config, **alpha(q))), quantile, builder
             )
             for q in QUANTILES
         }
-    del rows
+    del quantile
 
     needs_promise = bool(train["promised_at"].count().compute() > 0)
-    late = train_rows.map_partitions(late_rows, builder, shared, weather, needs_promise, meta=meta).persist()
-    outcomes = late[TARGET].unique().compute()
+    late = rows.map_partitions(late_rows, names, needs_promise, meta=meta).persist()
+    del rows
+    lowest, highest = dask.compute(late[TARGET].min(), late[TARGET].max())
     late_model = None
-    if len(outcomes) == 2:
-        late_model = _fit(DaskLGBMClassifier(client=client, **estimator_params(config, objective="binary")),
-                          late, builder)  # fmt: skip
+    if lowest == 0 and highest == 1:  # both outcomes seen
+        classifier = DaskLGBMClassifier(client=client, **estimator_params(config, objective="binary"))
+        late_model = _fit(classifier, late, builder)
     del late
 
     bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)

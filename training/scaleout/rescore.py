@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
@@ -29,7 +28,7 @@ from features.alerts import AlertState, Snapshot, evaluate
 from features.bundle import ModelBundle
 from features.contract import EventStatus
 from training.pipeline import PREDICTION_COLUMNS
-from training.scaleout.data import hash_share
+from training.scaleout.data import hash_share, read_checked
 
 BUCKET_SALT = 3
 CLOSED = (EventStatus.DELIVERED.value, EventStatus.RETURNED.value)
@@ -75,8 +74,8 @@ def in_flight(part: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return part[part["delivered_at"].isna() & (part["created_at"] <= as_of)]
 
 
-def scans_until(part: pd.DataFrame, ids: set, as_of: pd.Timestamp) -> pd.DataFrame:
-    return part[part["shipment_id"].isin(ids) & (part["occurred_at"] <= as_of)]
+def scans_until(part: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    return part[part["occurred_at"] <= as_of]
 
 
 def score(
@@ -214,22 +213,24 @@ class Manifest:
 
 def rescore(
     client: Client,
-    history: dd.DataFrame,
-    events: dd.DataFrame,
+    history_path: Path,
+    events_path: Path,
     bundle: ModelBundle,
     job: Job,
     out_dir: Path,
     weather: pd.DataFrame | None = None,
 ) -> dict:
-    """Score every partition not yet in the manifest; returns the totals over all partitions written."""
+    """Score every partition not yet in the manifest; returns the totals over all partitions written. The
+    history and events (parquet files or parts) are read only when a partition is left to score, and only the
+    scans of the shipments in flight are read on."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir, job)
     todo = [i for i in range(job.partitions) if not manifest.finished(i)]
     if todo:
         as_of, k = pd.Timestamp(job.as_of), job.partitions
-        flying = history.map_partitions(in_flight, as_of)
+        flying = read_checked(history_path, "shipments").map_partitions(in_flight, as_of)
         ids = client.scatter([set(flying["shipment_id"].compute())], broadcast=True)[0]
-        scans = events.map_partitions(scans_until, ids, as_of, meta=events._meta)
+        scans = read_checked(events_path, "events", ids).map_partitions(scans_until, as_of)
         ship_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in flying.to_delayed()]
         scan_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in scans.to_delayed()]
         shared = client.scatter([bundle], broadcast=True)[0]

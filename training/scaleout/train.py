@@ -19,11 +19,10 @@ SAMPLE_ROWS = 200_000  # training shipments gathered for the in-transit model an
 SAMPLE_SALT = 2
 
 
-def scans_of(client: Client, events: dd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+def scans_of(client: Client, events_path: Path, ids: pd.Series) -> pd.DataFrame:
     """The scan events of the given shipments, gathered on the client."""
     wanted = client.scatter([set(ids)], broadcast=True)[0]
-    picked = events.map_partitions(lambda p, keep: p[p["shipment_id"].isin(keep)], wanted, meta=events._meta)
-    return picked.compute().reset_index(drop=True)
+    return read_checked(events_path, "events", wanted).compute().reset_index(drop=True)
 
 
 def run_train_on_cluster(
@@ -47,7 +46,7 @@ def run_train_on_cluster(
         history = read_checked(history_path, "shipments")
         weather = read_weather(weather_path)
         windows = time_windows(history)
-        train = windows.train.persist()
+        train = windows.train
         calibrate, test = dd.compute(sample(windows.calibrate, fraction), sample(windows.test, fraction))
         calibrate, test = calibrate.reset_index(drop=True), test.reset_index(drop=True)
         share = min(1.0, SAMPLE_ROWS / max(windows.counts["n_train"], 1))
@@ -55,7 +54,7 @@ def run_train_on_cluster(
         events = None
         if events_path is not None:
             ids = pd.concat([train_sample["shipment_id"], calibrate["shipment_id"], test["shipment_id"]])
-            events = scans_of(client, read_checked(events_path, "events"), ids)
+            events = scans_of(client, events_path, ids)
         split = ClusterSplit(
             train_sample, calibrate, test, by_time=True, spans=windows.spans, counts=windows.counts
         )
