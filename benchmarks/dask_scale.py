@@ -85,7 +85,7 @@ def cluster_phase(workers: int, run: Phase) -> dict:
     """`run(client, address)` on a fresh LocalCluster; its wall time and each worker's peak RSS."""
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):

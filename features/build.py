@@ -1,8 +1,11 @@
 """The feature builder: one code path from shipments in the contract to a model matrix.
 
 `fit_transform` (training only) learns category levels, calendars and the lane/carrier history, and returns
-features computed as of each shipment's creation. `transform` answers new shipments (a million rows or one
-checkout request) from the fitted state alone: the state is saved in the model bundle.
+features computed as of each shipment's creation. It runs in steps that also run on a cluster, partition by
+partition: `summarise` (counts that add up over slices of history), `fit_summary` (the state from their sum)
+and `features_as_of` (any slice's features, each shipment's history as of its creation day). `transform`
+answers new shipments (a million rows or one checkout request) from the fitted state alone: the state is saved
+in the model bundle.
 """
 
 from __future__ import annotations

@@ -41,7 +41,10 @@ def connect(address: str | None = None, workers: int | None = None) -> Iterator[
     n, threads = local_size()
     with (
         LocalCluster(
-            n_workers=workers or n, threads_per_worker=threads, processes=True, dashboard_address=None
+            n_workers=workers or n,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address=":0",  # any free port (None means 8787, and a warning when it is taken)
         ) as cluster,
         Client(cluster) as client,
     ):
