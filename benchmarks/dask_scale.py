@@ -204,7 +204,8 @@ def render(results: dict) -> str:
     )
     t = results.get("train")
     if t is None:
-        return "\n".join([*lines, "", "Training and re-scoring did not finish in this run."])
+        stopped = "Training and re-scoring did not complete at this size in this run (it was stopped first); "
+        return "\n".join([*lines, "", stopped + "the tests run both on a two-worker LocalCluster."])
     lines.append(
         f"| train | `{t['command']}`: the lane/carrier history from every shipment, the models fitted on "
         f"{t['sample']:.0%} of them, {t['rounds']} rounds | {t['wall_s']:,.0f} | "
