@@ -1,7 +1,9 @@
 """Time a command in a fresh process: wall seconds and the process's peak resident memory.
 
-Peak RSS is the child's own `ru_maxrss`, read from `os.wait4`, so every run is measured on its own (imports,
-file reading and writing included, as a user running the command pays them).
+Peak RSS is the child's own high-water mark (`VmHWM` in /proc/PID/status, sampled until it exits), so each run
+is measured on its own (imports, file reading and writing included, as a user running the command pays them).
+Not `ru_maxrss` from `os.wait4`: Linux carries the parent's high-water mark into a child across exec, so a
+runner that has itself grown would be reported as the child's peak.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +35,13 @@ def run_fresh(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
         list(cmd), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert proc.stdout is not None
+    peak_kb = [0]
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample_hwm, args=(proc.pid, peak_kb, done), daemon=True)
+    sampler.start()
     out = proc.stdout.read()  # drained before waiting so a chatty child never blocks on a full pipe
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -40,7 +49,23 @@ def run_fresh(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{out[-3000:]}")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(wall_s=wall, cpu_s=cpu, peak_rss_mb=usage.ru_maxrss / 1024, stdout=out)
+    return Run(wall_s=wall, cpu_s=cpu, peak_rss_mb=peak_kb[0] / 1024, stdout=out)
+
+
+def _sample_hwm(pid: int, peak_kb: list[int], done: threading.Event, every_s: float = 0.02) -> None:
+    """Keep the largest `VmHWM` of the process (a high-water mark: only the last `every_s` can be missed)."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            return
+        hwm = [int(line.split()[1]) for line in lines if line.startswith("VmHWM:")]
+        if not hwm:  # exited: its memory is gone
+            return
+        peak_kb[0] = max(peak_kb[0], hwm[0])
+        if done.wait(every_s):
+            return
 
 
 def repeated(
