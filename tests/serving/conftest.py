@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from features.bundle import ModelBundle
 from serving.app import create_app
 from serving.db.migrate import upgrade
-from serving.db.session import make_engine
+from serving.db.session import make_engine, session_factory
 from serving.db.tables import Base
 from serving.security import create_key
 from serving.settings import Settings
@@ -71,6 +71,15 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def sessions(database_url: str):  # type: ignore[no-untyped-def]
+    """A session factory on the test's migrated database (either backend)."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 def _empty_tables(url: str) -> None:

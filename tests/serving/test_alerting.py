@@ -7,25 +7,14 @@ import copy
 import datetime as dt
 import json
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.bundle import ModelBundle
-from serving.db.migrate import upgrade
-from serving.db.session import make_engine, session_factory
 from serving.db.tables import Alert, Delivery, Event, Notification, Shipment, WebhookEndpoint
 from serving.tracking import EventBatch, ShipmentIn, ingest, parse_events, register, sweep
 
 T0 = dt.datetime(2024, 11, 4, 9, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def body(shipment_id: str = "s1", promise_hours: float = 72) -> ShipmentIn:

@@ -12,18 +12,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import StatementError
 
 from serving.db.migrate import upgrade
-from serving.db.session import make_engine, session_factory
+from serving.db.session import make_engine
 from serving.db.tables import Base, Event, Shipment
 
 BERLIN_SUMMER = dt.timezone(dt.timedelta(hours=2))
-
-
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def shipment(shipment_id: str = "s1", **fields: object) -> Shipment:
