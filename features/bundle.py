@@ -18,13 +18,15 @@ import pandas as pd
 
 from features.build import FeatureBuilder
 from features.columns import Columns, as_columns, n_rows
-from features.conformal import COVERAGE_GRID, ConformalOffsets
+from features.conformal import COVERAGE_GRID, AdaptiveCoverage, ConformalOffsets
 from features.dates import DeliveryCalendar
 from features.fastpredict import OneThreadPredictor
 from features.localtime import add_hours
 from features.progress import progress, status_segments
 
-__all__ = ["COVERAGE_GRID", "ConformalOffsets", "ModelBundle", "reference_hours", "segment_keys"]
+__all__ = [
+    "COVERAGE_GRID", "AdaptiveCoverage", "ConformalOffsets", "ModelBundle", "reference_hours", "segment_keys",
+]  # fmt: skip
 
 QUANTILES = (0.1, 0.5, 0.9)
 DEFAULT_COVERAGE = 0.8
@@ -114,15 +116,18 @@ class ModelBundle:
         coverage: float = DEFAULT_COVERAGE,
         weather: pd.DataFrame | None = None,
         late_risk: bool = True,
+        read_at: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """The `predictions.parquet` columns (plus the raw P10/P90) as arrays, timestamps as datetime64[ns] in
         UTC: the code behind `predict`, for plain columns (a checkout request) as for a frame of shipments.
-        `late_risk=False` skips the late-risk model for a caller that does not use it (`p_late` is NaN)."""
+        `late_risk=False` skips the late-risk model for a caller that does not use it (`p_late` is NaN).
+        `read_at`: the coverage each row's conformal offsets are read at, where online calibration has moved
+        it away from the stated `coverage` (see `AdaptiveCoverage.effective`)."""
         cols = as_columns(shipments)
         X = self.features.matrix(cols, weather)
         raw = self.predict_matrix(X, late_risk)
         n = len(X)
-        lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage))
+        lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage) if read_at is None else read_at)
         use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
         if use_fb.any():
             fb = self._fallback_quantiles(X)
@@ -142,10 +147,14 @@ class ModelBundle:
         }
 
     def predict(
-        self, shipments: pd.DataFrame, coverage: float = DEFAULT_COVERAGE, weather: pd.DataFrame | None = None
+        self,
+        shipments: pd.DataFrame,
+        coverage: float = DEFAULT_COVERAGE,
+        weather: pd.DataFrame | None = None,
+        read_at: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """One row per shipment in the `predictions.parquet` contract (plus the raw P10/P90)."""
-        out = pd.DataFrame(self.predict_columns(shipments, coverage, weather))
+        out = pd.DataFrame(self.predict_columns(shipments, coverage, weather, read_at=read_at))
         for col in STAMPS:
             out[col] = out[col].dt.tz_localize("UTC")
         return out
@@ -180,6 +189,33 @@ class ModelBundle:
             return np.full(n, np.nan)
         offsets = self.conformal.grids(segment_keys(cols), n)
         return _probability_within(raw["log_q10"], raw["log_q50"], raw["log_q90"], offsets, hours)
+
+    def window_rows(self, shipments: pd.DataFrame | Columns) -> np.ndarray:
+        """The name of the conformal offsets row each shipment's window is read from (its segment)."""
+        assert self.conformal is not None
+        cols = as_columns(shipments)
+        return self.conformal.row_names(self.conformal.rows(segment_keys(cols), n_rows(cols)))
+
+    def online_read_at(
+        self, shipments: pd.DataFrame | Columns, coverage: float, online: AdaptiveCoverage | None
+    ) -> np.ndarray | None:
+        """The coverage each shipment's window is read at once online calibration has moved its segment's
+        level (the `read_at` of `predict_columns`); None where nothing has moved."""
+        if online is None or not online.levels or self.conformal is None:
+            return None
+        return online.effective(self.window_rows(shipments), coverage)
+
+    def window_scores(
+        self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Delivered shipments' CQR scores, as at their creation: how far (log hours) each transit time fell
+        outside the raw P10-P90 (negative inside), with the offsets row each counts in. Online calibration
+        learns from them."""
+        assert self.conformal is not None and self.quantile_models is not None
+        cols = as_columns(shipments)
+        raw = self.predict_matrix(self.features.matrix(cols, weather), late_risk=False)
+        y = np.log(np.maximum(np.asarray(hours, dtype=float), FLOOR_HOURS))
+        return self.window_rows(cols), np.maximum(raw["log_q10"] - y, y - raw["log_q90"])
 
     def _model_quantiles(
         self, raw: dict[str, np.ndarray], cols: Columns, coverage: np.ndarray

@@ -1,9 +1,15 @@
-"""Split-conformal (CQR) calibration of the quantile windows, per segment, on a later calibration window.
+"""Split-conformal (CQR) calibration of the quantile windows, per segment, on a later calibration window, and
+its online adjustment after deployment.
 
 Scores may be weighted (weighted conformal prediction, Barber et al. 2023, "Conformal prediction beyond
 exchangeability"): with weights that decay with a calibration row's age, recent rows count more, which keeps
 coverage closer to nominal when the error distribution drifts. Equal weights give the plain split-conformal
 quantile.
+
+Online (`AdaptiveCoverage`): adaptive conformal inference (Gibbs & Candès 2021, "Adaptive conformal inference
+under distribution shift") moves the coverage each segment's offsets are read at after every delivery, so the
+coverage stated holds over time on the shipments actually served, also when transit times drift after the
+calibration window.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import numpy as np
 COVERAGE_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
 GRID_POSITIONS = np.arange(len(COVERAGE_GRID), dtype=float)
 MIN_SEGMENT = 200  # calibration rows a segment needs for its own conformal offsets
+ACI_STEP = 0.005  # adaptive conformal inference's step size (gamma), the value Gibbs & Candès (2021) use
+TRACKED_COVERAGES = (0.8, 0.9, 0.95)  # nominal coverages whose online levels are kept
 
 
 def effective_size(weights: np.ndarray) -> float:
@@ -72,26 +80,54 @@ class ConformalOffsets:
                     out.counts[f"{level}={key}"] = int(mask.sum())
         return out
 
-    def grids(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
-        """Each of n rows' offsets at every coverage on the grid (rows x grid): those of the finest segment
-        that had enough calibration data, else the overall ones. A look-up per row and level."""
-        table, index = self._table()
-        rows = [0] * n  # row 0 of the table: overall
+    def rows(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Each of n rows' row in the offsets table: the finest segment that had enough calibration data, else
+        the overall offsets (row 0). A look-up per row and level."""
+        _, index = self._table()
+        rows = [0] * n
         for level, keys in reversed(segments.items()):  # coarsest first: a finer segment overwrites
             level_index = index.get(level, {})
             for i, key in enumerate(keys):
                 rows[i] = level_index.get(key, rows[i])
-        return table[rows]
+        return np.array(rows, dtype=int)
+
+    def row_names(self, rows: np.ndarray) -> np.ndarray:
+        """The stable names of table rows: `overall` or `level=key` (what online levels are kept under)."""
+        return self._names()[0][rows]
+
+    def grid_named(self, name: str) -> np.ndarray:
+        """The offsets on the grid of the table row called `name`."""
+        return self.table()[self._names()[1][name]]
+
+    def _names(self) -> tuple[np.ndarray, dict[str, int]]:
+        cached = self.__dict__.get("_named")
+        if cached is None:
+            names = ["overall"]
+            names += [f"{level}={key}" for level, by_key in self.by_level.items() for key in by_key]
+            index = {n: i for i, n in enumerate(names)}
+            cached = self.__dict__["_named"] = (np.array(names, dtype=object), index)
+        return cached
+
+    def grids(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Each of n rows' offsets at every coverage on the grid (rows x grid)."""
+        return self.table()[self.rows(segments, n)]
+
+    def table(self) -> np.ndarray:
+        """The offsets of every row (overall first) at every coverage on the grid."""
+        return self._table()[0]
 
     def offsets(self, segments: dict[str, np.ndarray], coverage: np.ndarray) -> np.ndarray:
         """Offset per row at its coverage, interpolated on the grid."""
-        n = len(coverage)
-        table = self.grids(segments, n)
+        return self.at(self.grids(segments, len(coverage)), coverage)
+
+    @staticmethod
+    def at(grids: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+        """Offsets interpolated on the grid (rows x grid) at each row's coverage."""
         pos = np.interp(coverage, COVERAGE_GRID, GRID_POSITIONS)
         i0 = np.floor(pos).astype(int)
         i1 = np.minimum(i0 + 1, len(COVERAGE_GRID) - 1)
-        w, r = pos - i0, np.arange(n)
-        return table[r, i0] * (1 - w) + table[r, i1] * w
+        w, r = pos - i0, np.arange(len(grids))
+        return grids[r, i0] * (1 - w) + grids[r, i1] * w
 
     def _table(self) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
         """All grids stacked (overall first) and, per level, each key's row: built once, not pickled."""
@@ -108,4 +144,42 @@ class ConformalOffsets:
         return cached
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_stacked", "_named")}
+
+
+LOWEST, HIGHEST = float(COVERAGE_GRID[0]), float(COVERAGE_GRID[-1])
+
+
+@dataclass
+class AdaptiveCoverage:
+    """Adaptive conformal inference over `ConformalOffsets`: per offsets row (segment) and tracked nominal
+    coverage c, the coverage the offsets are read at is 1 - a, and every delivery moves it,
+    a <- a + step * ((1 - c) - missed), where `missed` says whether the delivery fell outside the window read
+    at the current level. Whatever the drift, the share of deliveries outside their windows then tends to
+    1 - c over time (Gibbs & Candès 2021, Prop. 4.1), clipped here to the calibrated grid (50-99%).
+
+    A nominal coverage that is not tracked is moved as much as the tracked one nearest to it."""
+
+    levels: dict[tuple[str, float], float] = field(default_factory=dict)  # (row name, nominal) -> 1 - a
+    step: float = ACI_STEP
+
+    def level(self, row: str, nominal: float) -> float:
+        return self.levels.get((row, nominal), nominal)
+
+    def effective(self, rows: np.ndarray, nominal: float) -> np.ndarray:
+        """The coverage to read each row's offsets at for a window stated at `nominal`."""
+        tracked = min(TRACKED_COVERAGES, key=lambda c: abs(c - nominal))
+        moved = np.array([self.level(r, tracked) - tracked for r in rows], dtype=float)
+        return np.clip(nominal + moved, LOWEST, HIGHEST)
+
+    def observe(self, row: str, score: float, conformal: ConformalOffsets) -> dict[float, float]:
+        """One delivery's CQR score in the offsets row called `row`: moves and returns the row's level at
+        every tracked coverage."""
+        grid = conformal.grid_named(row)[None, :]
+        moved = {}
+        for nominal in TRACKED_COVERAGES:
+            level = self.level(row, nominal)
+            missed = float(score > ConformalOffsets.at(grid, np.array([level]))[0])
+            level = float(np.clip(level - self.step * ((1 - nominal) - missed), LOWEST, HIGHEST))
+            self.levels[(row, nominal)] = moved[nominal] = level
+        return moved

@@ -16,6 +16,7 @@ from serving.metrics import Metrics, MetricsMiddleware
 from serving.middleware import REQUEST_ID_HEADER, BodyLimitMiddleware, RequestContextMiddleware
 from serving.model_store import ModelHolder
 from serving.notify.worker import DispatcherThread
+from serving.online import LevelCache
 from serving.routes import quotes, shipments, system, webhooks
 from serving.security import KeyCache
 from serving.settings import Settings
@@ -32,6 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = session_factory(engine)
     app.state.model = holder
     holder.start()
+    app.state.window_levels = LevelCache(app.state.session_factory, holder, settings.window_levels_seconds)
+    app.state.window_levels.start()
     dispatcher = None
     if settings.dispatch_in_process:
         dispatcher = DispatcherThread(app.state.session_factory, holder, settings)
@@ -41,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if dispatcher is not None:
             dispatcher.stop()
+        app.state.window_levels.stop()
         holder.stop()
         engine.dispose()
 

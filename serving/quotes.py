@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from features.bundle import ModelBundle
+from features.bundle import AdaptiveCoverage, ModelBundle
 from features.calendar import EPOCH as CALENDAR_EPOCH
 from features.calendar import day_number
 from features.columns import Columns, FrameColumns, as_columns, column_array, shipment_columns
@@ -190,7 +190,9 @@ def quote(
     now: dt.datetime,
     default_coverage: float,
     fallback: Callable[[pd.DataFrame, float], pd.DataFrame] | None = None,
+    online: AdaptiveCoverage | None = None,
 ) -> QuoteResponse:
+    """Windows per option; `online`: the online calibration levels of the model's segments, if any."""
     created = req.created_at or now
     coverage = req.resolved_coverage(default_coverage)
     columns: Columns
@@ -200,7 +202,8 @@ def quote(
         pred = _without_model(shipments, coverage, fallback)
     else:
         columns = request_columns(req, created)
-        pred = bundle.predict_columns(columns, coverage, late_risk=False)  # a quote shows no late risk
+        read_at = bundle.online_read_at(columns, coverage, online)
+        pred = bundle.predict_columns(columns, coverage, late_risk=False, read_at=read_at)  # no late risk
     p_by = None
     if req.by_date is not None and bundle is not None:
         p_by = probability_by(bundle, columns, req.by_date)

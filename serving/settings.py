@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     model_poll_seconds: float = Field(default=30.0, ge=0, description="0 disables polling for a new model")
+    window_levels_seconds: float = Field(
+        default=10.0, ge=0, description="how often quotes re-read the online calibration levels; 0: never"
+    )
     weather_path: FilePath | None = None
     default_coverage: float = Field(default=0.8, ge=0.5, le=0.99)
     secret_key: SecretStr = Field(

@@ -13,12 +13,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from features.alerts import DEFAULT_RULES, AlertRules
-from features.bundle import ModelBundle
+from features.bundle import DEFAULT_COVERAGE, ModelBundle
 from features.contract import EventStatus, validate_shipments
 from features.reasons import DelayReason, Reason, delay_reasons
 from serving.db.tables import EtaHistory, Event, Shipment
 from serving.errors import ProblemError
 from serving.notify.alerting import assess
+from serving.online import load_levels, observe_delivery
 from serving.quotes import AttrValue, Code, Country, Moment, Place
 
 MAX_EVENTS_PER_BATCH = 500
@@ -165,13 +166,16 @@ def repredict(
     s.status = last.status if last else None
     s.last_event_at = last.occurred_at if last else None
     delivered = next((e.occurred_at for e in events if e.status == EventStatus.DELIVERED.value), None)
+    first_delivery = s.delivered_at is None and delivered is not None
     s.delivered_at = delivered
+    if first_delivery and bundle is not None:
+        observe_delivery(session, bundle, s, shipment_frame(s))
     if delivered is not None:
         s.eta_p50 = s.window_start = s.window_end = delivered
         s.p_late = None if s.promised_at is None else float(delivered > s.promised_at)
         s.stalled = False
     elif bundle is not None:
-        _apply_prediction(s, bundle, events, now)
+        _apply_prediction(session, s, bundle, events, now)
     s.updated_at = now
     _record(session, s, trigger, now)
 
@@ -210,11 +214,18 @@ def _scans(s: Shipment, events: list[Event]) -> pd.DataFrame:
     return scans
 
 
-def _apply_prediction(s: Shipment, bundle: ModelBundle, events: list[Event], now: dt.datetime) -> None:
+def _apply_prediction(
+    session: Session, s: Shipment, bundle: ModelBundle, events: list[Event], now: dt.datetime
+) -> None:
+    """The in-transit prediction from the scans; before any scan, the creation-time window read at the
+    segment's online calibration level."""
     frame = shipment_frame(s)
-    at = pd.Timestamp(_moment(s, now))
-    scans = _scans(s, events)
-    pred = (bundle.predict_progress(frame, scans, at) if events else bundle.predict(frame)).iloc[0]
+    if events:
+        pred = bundle.predict_progress(frame, _scans(s, events), pd.Timestamp(_moment(s, now))).iloc[0]
+    else:
+        segments = list(bundle.window_rows(frame)) if bundle.conformal is not None else []
+        online = load_levels(session, str(bundle.metadata.get("version", "")), segments)
+        pred = bundle.predict(frame, read_at=bundle.online_read_at(frame, DEFAULT_COVERAGE, online)).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
         setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
     s.coverage = float(pred["coverage"])

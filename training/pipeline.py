@@ -15,6 +15,7 @@ from features.bundle import DEFAULT_COVERAGE, ModelBundle
 from features.contract import validate_events, validate_shipments, validate_weather
 from training import registry
 from training.evaluation import evaluate, flatten_metrics, join_truth, write_report
+from training.evaluation.online import replay, window_coverage
 from training.models import TrainConfig, fit_bundle
 from training.progress import handover_events, snapshots
 from training.split import Split, time_split
@@ -47,13 +48,19 @@ def read_events(path: Path | None) -> pd.DataFrame | None:
 def evaluate_bundle(
     bundle: ModelBundle, split: Split, coverage: float, weather: pd.DataFrame | None
 ) -> tuple:
-    predictions = bundle.predict(split.test, coverage=coverage, weather=weather)
+    """Metrics of the test window replayed as the service lives it (windows at the online calibration levels
+    reached before each shipment's creation), with the windows at the calibrated levels alone beside them."""
+    online, _ = replay(bundle, split.test, tuple(sorted({coverage, 0.9, 0.95})), weather)
+    predictions = online[coverage]
     for c in (0.9, 0.95):
-        other = bundle.predict(split.test, coverage=c, weather=weather)
-        predictions[f"window_start_{int(c * 100)}"] = other["window_start"]
-        predictions[f"window_end_{int(c * 100)}"] = other["window_end"]
+        predictions[f"window_start_{int(c * 100)}"] = online[c]["window_start"]
+        predictions[f"window_end_{int(c * 100)}"] = online[c]["window_end"]
     metrics = evaluate(split.test, predictions, split.train, coverage=coverage)
     metrics["windows"] = split.windows()
+    metrics["calibration"] = {
+        "online": "adaptive conformal inference over the split-conformal offsets, step 0.005",
+        "offline_only": window_coverage(split.test, bundle.predict(split.test, coverage, weather)),
+    }
     return metrics, predictions
 
 

@@ -256,3 +256,17 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[dt.datetime | None]
+
+
+class WindowLevel(Base):
+    """Online calibration: the coverage a model's windows in one conformal segment are read at, for a stated
+    coverage, as moved by the deliveries seen since the model went into service."""
+
+    __tablename__ = "window_levels"
+
+    model_version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(300), primary_key=True, doc="`overall` or `level=key`")
+    coverage: Mapped[float] = mapped_column(Float, primary_key=True, doc="the stated coverage")
+    level: Mapped[float] = mapped_column(Float, doc="the coverage the offsets are read at now")
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -27,7 +27,8 @@ async def create_quotes(
     loaded, settings = state.model.current, state.settings  # the model in service when the request arrived
     now = dt.datetime.now(dt.UTC)
     if loaded is not None:
-        answer = quote(loaded.bundle, body, now, settings.default_coverage)
+        online = state.window_levels.get(loaded.version)
+        answer = quote(loaded.bundle, body, now, settings.default_coverage, online=online)
     else:
 
         def fallback(shipments, coverage):  # type: ignore[no-untyped-def]

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from features.conformal import COVERAGE_GRID, ConformalOffsets, age_weights, effective_size
+from features.conformal import (
+    COVERAGE_GRID,
+    AdaptiveCoverage,
+    ConformalOffsets,
+    age_weights,
+    effective_size,
+)
 
 AT_80 = int(np.searchsorted(COVERAGE_GRID, 0.8))
 
@@ -52,3 +58,49 @@ def test_segments_need_enough_effective_rows_for_their_own_offsets() -> None:
     w[-1] = 1.0  # "b" has 300 rows but almost all the weight sits on one of them
     fitted = ConformalOffsets.fit(scores, {"segment": keys}, w)
     assert set(fitted.by_level["segment"]) == {"a"}
+
+
+def online_coverage(calibration: np.ndarray, stream: np.ndarray, nominal: float = 0.8) -> float:
+    """Coverage over a stream of scores when each window is read at the online level, which every score
+    then moves (feedback at once)."""
+    offsets = ConformalOffsets.fit(calibration, {})
+    online, inside = AdaptiveCoverage(), []
+    for score in stream:
+        level = online.effective(np.array(["overall"]), nominal)
+        inside.append(score <= ConformalOffsets.at(offsets.table()[:1], level)[0])
+        online.observe("overall", float(score), offsets)
+    return float(np.mean(inside))
+
+
+def test_online_levels_bring_coverage_back_to_nominal_after_a_shift() -> None:
+    rng = np.random.default_rng(5)
+    calibration = np.abs(rng.normal(size=2000))
+    grid = ConformalOffsets.fit(calibration, {}).overall
+    for spread, nominal in ((1.6, 0.8), (0.6, 0.8), (1.3, 0.9)):  # reachable below the grid's 99%
+        stream = np.abs(rng.normal(size=6000)) * spread  # wider (or narrower) errors than calibrated
+        static = np.mean(stream <= grid[int(np.searchsorted(COVERAGE_GRID, nominal))])
+        assert abs(static - nominal) > 0.1
+        assert online_coverage(calibration, stream, nominal) == pytest.approx(nominal, abs=0.02)
+
+
+def test_online_levels_stay_near_nominal_on_exchangeable_scores_and_within_the_grid() -> None:
+    rng = np.random.default_rng(6)
+    assert online_coverage(np.abs(rng.normal(size=2000)), np.abs(rng.normal(size=6000))) == pytest.approx(
+        0.8, abs=0.02
+    )
+    offsets = ConformalOffsets.fit(np.arange(500.0), {})
+    online = AdaptiveCoverage()
+    for _ in range(3000):
+        online.observe("overall", 1e9, offsets)  # every delivery outside any window
+    assert online.level("overall", 0.8) == COVERAGE_GRID[-1]
+    assert online.effective(np.array(["overall", "never seen"]), 0.85).tolist() == [COVERAGE_GRID[-1], 0.85]
+
+
+def test_segment_rows_have_stable_names_and_their_own_grids() -> None:
+    scores = np.random.default_rng(7).normal(size=900)
+    keys = np.array(["a"] * 600 + ["b"] * 300, dtype=object)
+    fitted = ConformalOffsets.fit(scores, {"segment": keys, "carrier": np.array(["c"] * 900, dtype=object)})
+    rows = fitted.rows({"segment": np.array(["b", "z"]), "carrier": np.array(["c", "y"])}, 2)
+    assert fitted.row_names(rows).tolist() == ["segment=b", "overall"]
+    np.testing.assert_array_equal(fitted.grid_named("segment=b"), ConformalOffsets.grid(scores[600:]))
+    np.testing.assert_array_equal(fitted.grid_named("carrier=c"), fitted.overall)

@@ -1,0 +1,111 @@
+"""Online calibration of the delivery windows in service (adaptive conformal inference, see
+`features.conformal.AdaptiveCoverage`).
+
+Every first delivery of a shipment moves the level its segment's windows are read at, for each tracked
+coverage, in the transaction that records the delivery: the rows are locked, so concurrent deliveries in one
+segment are applied one after the other. Registrations read the levels in their own transaction; checkout
+quotes, which touch no database, read a copy refreshed in the background (`LevelCache`).
+Levels belong to one model version: a new model starts from its calibrated windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from features.bundle import ModelBundle
+from features.conformal import TRACKED_COVERAGES, AdaptiveCoverage
+from serving.db.tables import Shipment, WindowLevel, utcnow
+from serving.model_store import ModelHolder
+
+logger = logging.getLogger(__name__)
+
+
+def _version(bundle: ModelBundle) -> str:
+    return str(bundle.metadata.get("version", ""))
+
+
+def load_levels(session: Session, version: str, segments: list[str] | None = None) -> AdaptiveCoverage:
+    """The levels of a model version (of the given segments only, when given)."""
+    stmt = select(WindowLevel).where(WindowLevel.model_version == version)
+    if segments is not None:
+        stmt = stmt.where(WindowLevel.segment.in_(segments))
+    return AdaptiveCoverage({(r.segment, r.coverage): r.level for r in session.scalars(stmt)})
+
+
+def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, frame: object) -> None:
+    """Move the levels of the delivered shipment's segment by its score (`frame`: the shipment as a contract
+    row). Nothing without a calibrated transit model or with a delivery before creation."""
+    if bundle.conformal is None or bundle.quantile_models is None or shipment.delivered_at is None:
+        return
+    hours = (shipment.delivered_at - shipment.created_at).total_seconds() / 3600
+    if hours < 0:
+        return
+    segments, scores = bundle.window_scores(frame, np.array([hours]))  # type: ignore[arg-type]
+    segment, version = str(segments[0]), _version(bundle)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(WindowLevel)
+        .values([
+            {"model_version": version, "segment": segment, "coverage": c, "level": c, "deliveries": 0,
+             "updated_at": utcnow()}
+            for c in TRACKED_COVERAGES
+        ])
+        .on_conflict_do_nothing(index_elements=["model_version", "segment", "coverage"])
+    )  # fmt: skip
+    rows = session.scalars(
+        select(WindowLevel)
+        .where(WindowLevel.model_version == version, WindowLevel.segment == segment)
+        .with_for_update()
+    ).all()
+    online = AdaptiveCoverage({(r.segment, r.coverage): r.level for r in rows})
+    moved = online.observe(segment, float(scores[0]), bundle.conformal)
+    for r in rows:
+        r.level = moved[r.coverage]
+        r.deliveries += 1
+
+
+class LevelCache:
+    """The levels of the model in service for the quote path, re-read every `refresh_seconds` in a daemon
+    thread (0: only when `refresh` is called)."""
+
+    def __init__(self, factory: sessionmaker[Session], holder: ModelHolder, refresh_seconds: float) -> None:
+        self.factory, self.holder, self.refresh_seconds = factory, holder, refresh_seconds
+        self._levels: tuple[str, AdaptiveCoverage] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get(self, version: str) -> AdaptiveCoverage | None:
+        levels = self._levels
+        return levels[1] if levels is not None and levels[0] == version else None
+
+    def refresh(self) -> None:
+        loaded = self.holder.current
+        if loaded is None:
+            return
+        with self.factory() as session:
+            self._levels = (loaded.version, load_levels(session, loaded.version))
+
+    def start(self) -> None:
+        if self.refresh_seconds > 0:
+            self._thread = threading.Thread(target=self._run, name="window-levels", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception as exc:  # the quotes keep the levels they have
+                logger.warning("could not read the window levels: %s", exc)
+            if self._stop.wait(self.refresh_seconds):
+                return
