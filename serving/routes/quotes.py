@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -25,7 +24,7 @@ async def create_quotes(
     answer, built from trusted values, is serialized once (`response_model` would validate it again)."""
     state = request.app.state
     loaded, settings = state.model.current, state.settings  # the model in service when the request arrived
-    now = dt.datetime.now(dt.UTC)
+    now = state.clock()  # the app's clock, as every other route reads it
     if loaded is not None:
         online = state.window_levels.get(loaded.version)
         answer = quote(loaded.bundle, body, now, settings.default_coverage, online=online)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -214,3 +215,13 @@ def test_a_promise_before_the_order_is_a_422_problem(client: TestClient, auth) -
     body = shipment_body(promised_at="2024-04-19T00:00:00Z")
     answer = client.post("/v1/shipments", json=body, headers=auth("ingest"))
     assert answer.status_code == 422 and "promised_at" in answer.text
+
+
+def test_a_quote_without_a_creation_time_is_made_at_the_apps_clock(client: TestClient, auth) -> None:
+    fixed = dt.datetime(2024, 5, 2, 8, 15, tzinfo=dt.UTC)
+    client.app.state.clock = lambda: fixed  # type: ignore[attr-defined]
+    body = {k: v for k, v in QUOTE.items() if k != "created_at"}
+    quotes = client.post("/v1/quotes", json=body, headers=auth("quote")).json()["quotes"]
+    bundle = client.app.state.model.current.bundle  # type: ignore[attr-defined]
+    offline = bundle.predict(to_shipments(QuoteRequest.model_validate(body), pd.Timestamp(fixed)))
+    assert [pd.Timestamp(q["window_end"]) for q in quotes] == list(offline["window_end"])
