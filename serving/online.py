@@ -14,6 +14,7 @@ import logging
 import threading
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,7 +39,7 @@ def load_levels(session: Session, version: str, segments: list[str] | None = Non
     return AdaptiveCoverage({(r.segment, r.coverage): r.level for r in session.scalars(stmt)})
 
 
-def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, frame: object) -> None:
+def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, frame: pd.DataFrame) -> None:
     """Move the levels of the delivered shipment's segment by its score (`frame`: the shipment as a contract
     row). Nothing without a calibrated transit model or with a delivery before creation."""
     if bundle.conformal is None or bundle.quantile_models is None or shipment.delivered_at is None:
@@ -46,7 +47,7 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
     hours = (shipment.delivered_at - shipment.created_at).total_seconds() / 3600
     if hours < 0:
         return
-    segments, scores = bundle.window_scores(frame, np.array([hours]))  # type: ignore[arg-type]
+    segments, scores = bundle.window_scores(frame, np.array([hours]))
     segment, version = str(segments[0]), _version(bundle)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(

@@ -168,30 +168,36 @@ def repredict(
     delivered = next((e.occurred_at for e in events if e.status == EventStatus.DELIVERED.value), None)
     first_delivery = s.delivered_at is None and delivered is not None
     s.delivered_at = delivered
-    if first_delivery and bundle is not None:
-        observe_delivery(session, bundle, s, shipment_frame(s))
+    frame = shipment_frame(s) if bundle is not None else None  # validated once for every use below
+    if first_delivery and bundle is not None and frame is not None:
+        observe_delivery(session, bundle, s, frame)
     if delivered is not None:
         s.eta_p50 = s.window_start = s.window_end = delivered
         s.p_late = None if s.promised_at is None else float(delivered > s.promised_at)
         s.stalled = False
-    elif bundle is not None:
-        _apply_prediction(session, s, bundle, events, now)
+    elif bundle is not None and frame is not None:
+        _apply_prediction(session, s, bundle, frame, events, now)
     s.updated_at = now
     _record(session, s, trigger, now)
 
     def explain(facts: Sequence[Reason]) -> list[DelayReason]:
-        return model_reasons(s, events, bundle, now, facts)
+        return model_reasons(s, events, bundle, frame, now, facts)
 
     assess(session, s, events, now, rules, explain)
 
 
 def model_reasons(
-    s: Shipment, events: list[Event], bundle: ModelBundle | None, now: dt.datetime, facts: Sequence[Reason]
+    s: Shipment,
+    events: list[Event],
+    bundle: ModelBundle | None,
+    frame: pd.DataFrame | None,
+    now: dt.datetime,
+    facts: Sequence[Reason],
 ) -> list[DelayReason]:
-    """The facts from the scans, then the model's reasons (feature contributions towards lateness)."""
-    if bundle is None or s.delivered_at is not None:
+    """The facts from the scans, then the model's reasons (feature contributions towards lateness);
+    `frame`: the shipment as a contract row."""
+    if bundle is None or frame is None or s.delivered_at is not None:
         return delay_reasons(facts=facts)
-    frame = shipment_frame(s)
     found = bundle.contributions(frame, _scans(s, events), pd.Timestamp(_moment(s, now))) if events else (
         bundle.contributions(frame)
     )  # fmt: skip
@@ -215,11 +221,15 @@ def _scans(s: Shipment, events: list[Event]) -> pd.DataFrame:
 
 
 def _apply_prediction(
-    session: Session, s: Shipment, bundle: ModelBundle, events: list[Event], now: dt.datetime
+    session: Session,
+    s: Shipment,
+    bundle: ModelBundle,
+    frame: pd.DataFrame,
+    events: list[Event],
+    now: dt.datetime,
 ) -> None:
     """The in-transit prediction from the scans; before any scan, the creation-time window read at the
     segment's online calibration level."""
-    frame = shipment_frame(s)
     if events:
         pred = bundle.predict_progress(frame, _scans(s, events), pd.Timestamp(_moment(s, now))).iloc[0]
     else:
