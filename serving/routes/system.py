@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from serving.deps import MetricsDep, ModelDep
+from serving.db.tables import WindowLevel
+from serving.deps import MetricsDep, ModelDep, SessionDep
 from serving.errors import Unavailable
 from serving.model_store import LoadedModel
 
@@ -36,11 +37,21 @@ class Readiness(BaseModel):
     model: ModelStatus
 
 
+class WindowLevelInfo(BaseModel):
+    """Where online calibration reads one segment's windows for a stated coverage (see the README)."""
+
+    segment: str
+    coverage: float
+    read_at: float
+    deliveries: int
+
+
 class ModelInfo(ModelStatus):
     name: str | None = None
     trained_at: str | None = None
     windows: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
+    window_levels: list[WindowLevelInfo] = []
 
 
 def model_status(model: LoadedModel | None) -> ModelStatus:
@@ -73,7 +84,8 @@ def metrics(metrics: MetricsDep) -> Response:
 
 
 @router.get("/v1/model")
-def model_info(model: ModelDep) -> ModelInfo:
+def model_info(model: ModelDep, session: SessionDep) -> ModelInfo:
+    """The model in service and, per segment, the levels online calibration has moved its windows to."""
     if model is None:
         return ModelInfo(loaded=False)
     meta = model.bundle.metadata
@@ -85,4 +97,12 @@ def model_info(model: ModelDep) -> ModelInfo:
         trained_at=meta.get("trained_at"),
         windows=meta.get("windows"),
         metrics=meta.get("metrics"),
+        window_levels=[
+            WindowLevelInfo(segment=r.segment, coverage=r.coverage, read_at=r.level, deliveries=r.deliveries)
+            for r in session.scalars(
+                select(WindowLevel)
+                .where(WindowLevel.model_version == model.version)
+                .order_by(WindowLevel.segment, WindowLevel.coverage)
+            )
+        ],
     )

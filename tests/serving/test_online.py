@@ -77,6 +77,10 @@ def test_late_deliveries_widen_later_windows_as_the_offline_prediction_does(clie
     again = {"event_id": "s0-again", "occurred_at": T0.isoformat(), "status": "delivered"}
     client.post("/v1/shipments/s0/events", json={"events": [again]})
     assert levels(app) == moved  # a shipment counts once
+    published = client.get("/v1/model").json()["window_levels"]
+    assert [(w["coverage"], w["read_at"], w["deliveries"]) for w in published] == [
+        (c, *moved[c]) for c in TRACKED_COVERAGES
+    ]
 
     app.state.window_levels.refresh()
     after = client.post("/v1/quotes", json=QUOTE).json()["quotes"][0]
