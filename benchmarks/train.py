@@ -18,23 +18,20 @@ RUNS = 3
 
 
 def measure(budget_s: float, sizes: Sequence[int] = SIZES, runs: int = RUNS) -> dict:
-    """The largest size runs first and once; the smaller sizes then share what is left of the budget, each at
-    least once and at most `runs` times. Runs made earlier in this process (a model another benchmark
-    trained) count."""
+    """Each size at least once and at most `runs` times, the smallest first, each with an equal share of what
+    is left of the budget (the quick small sizes leave most of theirs to the large ones). Runs made earlier in
+    this process (a model another benchmark trained) count."""
     started = time.perf_counter()
     rows = []
-    ordered = sorted(sizes, reverse=True)
+    ordered = sorted(sizes)
     for i, n in enumerate(ordered):
         workspace.simulated(n)  # simulated outside the timing
         cmd = workspace.train_command(n)
-        if i == 0 and not workspace.training_runs(n):
-            workspace.trained(process.run_fresh(cmd, workspace.env()), n)
-        elif i > 0:
-            share = (budget_s - (time.perf_counter() - started)) / (len(ordered) - i)
-            before = workspace.training_runs(n)
-            for run in process.repeated(cmd, runs, share, workspace.env(), done=before)[len(before) :]:
-                workspace.trained(run, n)
-        rows.insert(0, {"shipments": n, **process.summary(workspace.training_runs(n), work=n)})
+        share = (budget_s - (time.perf_counter() - started)) / (len(ordered) - i)
+        before = workspace.training_runs(n)
+        for run in process.repeated(cmd, runs, share, workspace.env(), done=before)[len(before) :]:
+            workspace.trained(run, n)
+        rows.append({"shipments": n, **process.summary(workspace.training_runs(n), work=n)})
     command = "python -m training train --history H --weather W"
     return {"command": command, "seed": workspace.SEED, "sizes": rows, "growth": growth(rows)}
 
@@ -78,6 +75,7 @@ def render(results: dict) -> str:
             f"From {g['from']:,} to {g['to']:,} shipments: {g['time_ratio']:.2f}x the time "
             f"(time grows as n^{g['time_exponent']:.2f}) and {g['memory_ratio']:.2f}x the peak memory.",
         ]
-    if any(r["runs"] == 1 for r in results["sizes"]):
-        lines += ["", "A size with one run is a single measurement (the 20-minute budget allows no more)."]
+    short = [f"{r['shipments']:,}" for r in results["sizes"] if r["runs"] < RUNS]
+    if short:
+        lines += ["", f"Fewer than {RUNS} runs at {', '.join(short)} shipments: the budget allowed no more."]
     return "\n".join(lines)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import process, quality, record, run, simulate, train
+from benchmarks import process, quality, record, run, simulate, train, workspace
 from tests.factories import make_shipments
 from training.evaluation import evaluate
 
@@ -104,6 +105,33 @@ def test_training_cost_growth_is_the_exponent_of_time_against_size() -> None:
         "memory_ratio": 4.0,
         "time_exponent": 1.0,
     }
+
+
+@pytest.mark.parametrize(("budget_s", "runs"), [(run.by_name("train").budget_s, train.RUNS), (0.0, 1)])
+def test_training_runs_each_size_as_often_as_its_share_of_the_budget_allows(
+    budget_s: float, runs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a clock that advances by the wall times of the last full run (100,000 shipments: 43 s, 1,000,000:
+    177 s), the training budget holds three runs at each size; with no budget each size still runs once."""
+    walls, clock = {"100000": 43.0, "1000000": 177.0}, [0.0]
+
+    def run_fresh(cmd: list[str], env: dict[str, str] | None = None) -> process.Run:
+        clock[0] += walls[cmd[0]]
+        return process.Run(walls[cmd[0]], cpu_s=1.0, peak_rss_mb=1.0, stdout="runs:/1/model")
+
+    fake_time = SimpleNamespace(perf_counter=lambda: clock[0])
+    monkeypatch.setattr(train, "time", fake_time)
+    monkeypatch.setattr(process, "time", fake_time)
+    monkeypatch.setattr(process, "run_fresh", run_fresh)
+    monkeypatch.setattr(workspace, "simulated", lambda n: None)
+    monkeypatch.setattr(workspace, "train_command", lambda n: [str(n)])
+    monkeypatch.setattr(workspace, "_runs", {})
+    monkeypatch.setattr(workspace, "_models", {})
+
+    figures = train.measure(budget_s)
+
+    assert [(r["shipments"], r["runs"]) for r in figures["sizes"]] == [(100_000, runs), (1_000_000, runs)]
+    assert ("Fewer than" in train.render(figures)) == (runs < train.RUNS)
 
 
 def test_repeated_runs_stop_once_another_would_overrun_the_budget_but_always_run_once() -> None:

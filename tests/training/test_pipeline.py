@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from tests.factories import make_shipments
 from training.__main__ import main
 from training.pipeline import PREDICTION_COLUMNS
-from training.registry import OUTCOME_COLUMNS, jsonable, load_bundle
+from training.registry import OUTCOME_COLUMNS, jsonable, load_bundle, pip_requirements
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,10 @@ def test_evaluate_writes_metrics_with_baselines_beside_the_model(history, tracki
     assert model["mae_hours"] < baselines["promise"]["mae_hours"]
 
 
-def test_the_logged_pyfunc_answers_like_the_bundle(history, tracking, capsys) -> None:
+def test_the_logged_pyfunc_pins_what_it_needs_and_answers_like_the_bundle(history, tracking, capsys) -> None:
     uri = train(history, capsys)
+    requirements = mlflow.artifacts.download_artifacts(f"{uri}/requirements.txt")
+    assert Path(requirements).read_text().split() == pip_requirements()
     new = make_shipments(10, seed=13).drop(columns=list(OUTCOME_COLUMNS))
     pyfunc = mlflow.pyfunc.load_model(uri).predict(jsonable(new))
 
