@@ -168,18 +168,29 @@ class AdaptiveCoverage:
 
     def effective(self, rows: np.ndarray, nominal: float) -> np.ndarray:
         """The coverage to read each row's offsets at for a window stated at `nominal`."""
+        return np.array([self.effective_one(r, nominal) for r in rows], dtype=float)
+
+    def effective_one(self, row: str, nominal: float) -> float:
         tracked = min(TRACKED_COVERAGES, key=lambda c: abs(c - nominal))
-        moved = np.array([self.level(r, tracked) - tracked for r in rows], dtype=float)
-        return np.clip(nominal + moved, LOWEST, HIGHEST)
+        return min(max(nominal + (self.level(row, tracked) - tracked), LOWEST), HIGHEST)
 
     def observe(self, row: str, score: float, conformal: ConformalOffsets) -> dict[float, float]:
         """One delivery's CQR score in the offsets row called `row`: moves and returns the row's level at
         every tracked coverage."""
-        grid = conformal.grid_named(row)[None, :]
+        grid = conformal.grid_named(row)
         moved = {}
         for nominal in TRACKED_COVERAGES:
             level = self.level(row, nominal)
-            missed = float(score > ConformalOffsets.at(grid, np.array([level]))[0])
-            level = float(np.clip(level - self.step * ((1 - nominal) - missed), LOWEST, HIGHEST))
+            missed = float(score > _offset_at(grid, level))
+            level = min(max(level - self.step * ((1 - nominal) - missed), LOWEST), HIGHEST)
             self.levels[(row, nominal)] = moved[nominal] = level
         return moved
+
+
+def _offset_at(grid: np.ndarray, coverage: float) -> float:
+    """One row's offset at one coverage, interpolated on the (evenly spaced) grid: `ConformalOffsets.at` for
+    a single value, without array overhead (a delivery moves three levels)."""
+    pos = min(max((coverage - LOWEST) / (HIGHEST - LOWEST) * (len(grid) - 1), 0.0), len(grid) - 1.0)
+    i0 = int(pos)
+    i1 = min(i0 + 1, len(grid) - 1)
+    return float(grid[i0] * (i1 - pos) + grid[i1] * (pos - i0)) if i1 > i0 else float(grid[i0])

@@ -35,7 +35,7 @@ def replay(
         i = index[k]
         if is_creation[k]:
             for c in coverages:
-                read_at[c][i] = online.effective(rows[i : i + 1], c)[0]
+                read_at[c][i] = online.effective_one(rows[i], c)
         else:
             online.observe(rows[i], float(score_of[i]), bundle.conformal)
     return {c: bundle.predict(shipments, c, weather, read_at=read_at[c]) for c in coverages}, online
