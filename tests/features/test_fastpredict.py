@@ -17,11 +17,11 @@ def booster(objective: str) -> lgb.Booster:
 
 
 @pytest.mark.parametrize("objective", ["quantile", "binary"])
-@pytest.mark.parametrize("rows", [1, 2, 7])
-def test_the_single_row_path_gives_what_booster_predict_gives(objective: str, rows: int) -> None:
+@pytest.mark.parametrize("rows", [1, 2, 7, 12_000])  # one by one, one matrix, a bulk matrix on every core
+def test_every_path_gives_what_booster_predict_on_one_thread_gives(objective: str, rows: int) -> None:
     model = booster(objective)
     X = np.random.default_rng(rows).normal(size=(rows, 6))
-    X[:, 0] = [3, np.nan, 9, 0, 1, 2, 3][:rows]  # seen, missing and unseen categories
+    X[:, 0] = np.resize([3, np.nan, 9, 0, 1, 2, 3], rows)  # seen, missing and unseen categories
     X[0, 2] = np.nan
     expected = model.predict(X, num_threads=1)
     predictor = OneThreadPredictor(model)
