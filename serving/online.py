@@ -27,7 +27,8 @@ from serving.model_store import ModelHolder
 logger = logging.getLogger(__name__)
 
 
-def _version(bundle: ModelBundle) -> str:
+def model_version(bundle: ModelBundle) -> str:
+    """The version the levels of the bundle in service are kept under."""
     return str(bundle.metadata.get("version", ""))
 
 
@@ -48,7 +49,7 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
     if hours < 0:
         return
     segments, scores = bundle.window_scores(frame, np.array([hours]))
-    segment, version = str(segments[0]), _version(bundle)
+    segment, version = str(segments[0]), model_version(bundle)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         insert(WindowLevel)

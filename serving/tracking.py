@@ -19,7 +19,7 @@ from features.reasons import DelayReason, Reason, delay_reasons
 from serving.db.tables import EtaHistory, Event, Shipment
 from serving.errors import ProblemError
 from serving.notify.alerting import assess
-from serving.online import load_levels, observe_delivery
+from serving.online import load_levels, model_version, observe_delivery
 from serving.quotes import AttrValue, Code, Country, Moment, Place
 
 MAX_EVENTS_PER_BATCH = 500
@@ -234,7 +234,7 @@ def _apply_prediction(
         pred = bundle.predict_progress(frame, _scans(s, events), pd.Timestamp(_moment(s, now))).iloc[0]
     else:
         segments = list(bundle.window_rows(frame)) if bundle.conformal is not None else []
-        online = load_levels(session, str(bundle.metadata.get("version", "")), segments)
+        online = load_levels(session, model_version(bundle), segments)
         pred = bundle.predict(frame, read_at=bundle.online_read_at(frame, DEFAULT_COVERAGE, online)).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
         setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
