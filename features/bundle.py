@@ -20,7 +20,7 @@ from features.build import FeatureBuilder
 from features.columns import Columns, as_columns, n_rows
 from features.conformal import COVERAGE_GRID, AdaptiveCoverage, ConformalOffsets
 from features.dates import DeliveryCalendar
-from features.fastpredict import OneThreadPredictor
+from features.fastpredict import OneThreadPredictor, threads
 from features.localtime import add_hours
 from features.progress import progress, status_segments
 
@@ -282,8 +282,9 @@ class ModelBundle:
         if self.progress_models is None or self.progress_conformal is None:
             return self.predict(shipments, coverage, weather)
         moment, Z = self._progress_design(shipments, events, now, weather)
+        n_threads = threads(len(Z))
         logs = np.sort(
-            np.column_stack([self.progress_models[q].predict(Z, num_threads=1) for q in QUANTILES]), 1
+            np.column_stack([self.progress_models[q].predict(Z, num_threads=n_threads) for q in QUANTILES]), 1
         )
         segments = status_segments(Z)
         q = self.progress_conformal.offsets(segments, np.full(len(Z), coverage))

@@ -42,6 +42,11 @@ _API.LGBM_BoosterPredictForMatSingleRowFastInit.argtypes = [
 _API.LGBM_FastConfigFree.argtypes = [ctypes.c_void_p]
 
 
+def threads(rows: int) -> int:
+    """LightGBM's `num_threads` for a matrix of `rows`: every core (0) for a bulk matrix, else one."""
+    return 0 if rows >= BULK_ROWS else 1
+
+
 class OneThreadPredictor:
     """A booster's default predictions (what `Booster.predict(X, num_threads=1)` returns), on one thread below
     `BULK_ROWS` rows (a server's request must not fan out), on every core from there."""
@@ -53,7 +58,7 @@ class OneThreadPredictor:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         if len(X) > SINGLE_ROW_MAX:
-            return np.asarray(self.booster.predict(X, num_threads=0 if len(X) >= BULK_ROWS else 1))
+            return np.asarray(self.booster.predict(X, num_threads=threads(len(X))))
         handle = self._handle if self._handle is not None else self._init(X.shape[1])
         out = np.empty(len(X), dtype=np.float64)
         n_out = ctypes.c_int64()

@@ -12,6 +12,7 @@ from sklearn.isotonic import IsotonicRegression
 from features.build import FeatureBuilder, transit_hours, utc_day
 from features.bundle import ConformalOffsets, ModelBundle, reference_hours, segment_keys
 from features.conformal import COVERAGE_GRID, MIN_SEGMENT, age_weights
+from features.fastpredict import threads
 from training.boosting import TrainConfig, fit_quantile_models, lgb_dataset, lgb_params, log_hours
 from training.progress import fit_progress, scan_gaps
 
@@ -192,6 +193,6 @@ def calibrate_late(
     known = ~np.isnan(late)
     if needs_promise:
         known &= ~np.isnan(Xc["promised_hours"].to_numpy())
-    raw = model.predict(Xc[known], num_threads=1)
+    raw = model.predict(Xc[known], num_threads=threads(int(known.sum())))
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, late[known])
     return np.asarray(iso.X_thresholds_, dtype=float), np.asarray(iso.y_thresholds_, dtype=float)

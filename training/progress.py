@@ -8,6 +8,7 @@ import pandas as pd
 
 from features.bundle import ConformalOffsets
 from features.contract import EventStatus
+from features.fastpredict import threads
 from features.progress import PROGRESS_FEATURES, progress, status_segments
 from training.boosting import TrainConfig, fit_quantile_models, log_hours
 
@@ -70,7 +71,9 @@ def fit_progress(
         design(X_train, snaps), log_hours(snaps["remaining_hours"].to_numpy()), config
     )
     Z = design(X_cal, cal)
-    logs = np.sort(np.column_stack([models[q].predict(Z, num_threads=1) for q in sorted(models)]), axis=1)
+    n_threads = threads(len(Z))
+    predictions = [models[q].predict(Z, num_threads=n_threads) for q in sorted(models)]
+    logs = np.sort(np.column_stack(predictions), axis=1)
     y = log_hours(cal["remaining_hours"].to_numpy())
     scores = np.maximum(logs[:, 0] - y, y - logs[:, -1])
     return models, ConformalOffsets.fit(scores, status_segments(cal))
