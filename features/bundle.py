@@ -161,7 +161,7 @@ class ModelBundle:
 
     def predict_matrix(self, X: pd.DataFrame | np.ndarray, late_risk: bool = True) -> dict[str, np.ndarray]:
         """Raw, sorted quantiles (hours) and the calibrated late probability (unless `late_risk` is False) for
-        a feature matrix (columns in `features.feature_names_` order), each model on one thread."""
+        a feature matrix (columns in `features.feature_names_` order); a request's rows on one thread."""
         x = X.to_numpy(dtype=np.float64) if isinstance(X, pd.DataFrame) else X
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
@@ -207,15 +207,14 @@ class ModelBundle:
 
     def window_scores(
         self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> np.ndarray:
         """Delivered shipments' CQR scores, as at their creation: how far (log hours) each transit time fell
-        outside the raw P10-P90 (negative inside), with the offsets row each counts in. Online calibration
-        learns from them."""
+        outside the raw P10-P90 (negative inside). Online calibration learns from them, in each shipment's
+        `window_rows` segment."""
         assert self.conformal is not None and self.quantile_models is not None
-        cols = as_columns(shipments)
-        raw = self.predict_matrix(self.features.matrix(cols, weather), late_risk=False)
+        raw = self.predict_matrix(self.features.matrix(shipments, weather), late_risk=False)
         y = np.log(np.maximum(np.asarray(hours, dtype=float), FLOOR_HOURS))
-        return self.window_rows(cols), np.maximum(raw["log_q10"] - y, y - raw["log_q90"])
+        return np.maximum(raw["log_q10"] - y, y - raw["log_q90"])
 
     def _model_quantiles(
         self, raw: dict[str, np.ndarray], cols: Columns, coverage: np.ndarray

@@ -15,6 +15,7 @@ calibration window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class ConformalOffsets:
     def rows(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Each of n rows' row in the offsets table: the finest segment that had enough calibration data, else
         the overall offsets (row 0). A look-up per row and level."""
-        _, index = self._table()
+        index = self._stack().rows_by_key
         rows = [0] * n
         for level, keys in reversed(segments.items()):  # coarsest first: a finer segment overwrites
             level_index = index.get(level, {})
@@ -93,20 +94,12 @@ class ConformalOffsets:
 
     def row_names(self, rows: np.ndarray) -> np.ndarray:
         """The stable names of table rows: `overall` or `level=key` (what online levels are kept under)."""
-        return self._names()[0][rows]
+        return self._stack().names[rows]
 
     def grid_named(self, name: str) -> np.ndarray:
         """The offsets on the grid of the table row called `name`."""
-        return self.table()[self._names()[1][name]]
-
-    def _names(self) -> tuple[np.ndarray, dict[str, int]]:
-        cached = self.__dict__.get("_named")
-        if cached is None:
-            names = ["overall"]
-            names += [f"{level}={key}" for level, by_key in self.by_level.items() for key in by_key]
-            index = {n: i for i, n in enumerate(names)}
-            cached = self.__dict__["_named"] = (np.array(names, dtype=object), index)
-        return cached
+        stacked = self._stack()
+        return stacked.table[stacked.by_name[name]]
 
     def grids(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Each of n rows' offsets at every coverage on the grid (rows x grid)."""
@@ -114,7 +107,7 @@ class ConformalOffsets:
 
     def table(self) -> np.ndarray:
         """The offsets of every row (overall first) at every coverage on the grid."""
-        return self._table()[0]
+        return self._stack().table
 
     def offsets(self, segments: dict[str, np.ndarray], coverage: np.ndarray) -> np.ndarray:
         """Offset per row at its coverage, interpolated on the grid."""
@@ -129,22 +122,34 @@ class ConformalOffsets:
         w, r = pos - i0, np.arange(len(grids))
         return grids[r, i0] * (1 - w) + grids[r, i1] * w
 
-    def _table(self) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
-        """All grids stacked (overall first) and, per level, each key's row: built once, not pickled."""
+    def _stack(self) -> _Stacked:
+        """All grids stacked (overall first), with each row's level and key and its name: built once, not
+        pickled."""
         cached = self.__dict__.get("_stacked")
         if cached is None:
-            grids = [np.asarray(self.overall, dtype=float)]
+            grids, names = [np.asarray(self.overall, dtype=float)], ["overall"]
             index: dict[str, dict[str, int]] = {}
             for level, by_key in self.by_level.items():
                 index[level] = {}
                 for key, grid in by_key.items():
                     index[level][key] = len(grids)
                     grids.append(np.asarray(grid, dtype=float))
-            cached = self.__dict__["_stacked"] = (np.vstack(grids), index)
+                    names.append(f"{level}={key}")
+            by_name = {name: i for i, name in enumerate(names)}
+            cached = self.__dict__["_stacked"] = _Stacked(
+                np.vstack(grids), index, np.array(names, dtype=object), by_name
+            )
         return cached
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_stacked", "_named")}
+        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
+
+
+class _Stacked(NamedTuple):
+    table: np.ndarray  # rows x grid
+    rows_by_key: dict[str, dict[str, int]]  # level -> key -> row
+    names: np.ndarray  # row -> `overall` or `level=key`
+    by_name: dict[str, int]
 
 
 LOWEST, HIGHEST = float(COVERAGE_GRID[0]), float(COVERAGE_GRID[-1])

@@ -48,8 +48,8 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
     hours = (shipment.delivered_at - shipment.created_at).total_seconds() / 3600
     if hours < 0:
         return
-    segments, scores = bundle.window_scores(frame, np.array([hours]))
-    segment, version = str(segments[0]), model_version(bundle)
+    score = float(bundle.window_scores(frame, np.array([hours]))[0])
+    segment, version = str(bundle.window_rows(frame)[0]), model_version(bundle)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         insert(WindowLevel)
@@ -66,7 +66,7 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
         .with_for_update()
     ).all()
     online = AdaptiveCoverage({(r.segment, r.coverage): r.level for r in rows})
-    moved = online.observe(segment, float(scores[0]), bundle.conformal)
+    moved = online.observe(segment, score, bundle.conformal)
     for r in rows:
         r.level = moved[r.coverage]
         r.deliveries += 1

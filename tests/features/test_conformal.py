@@ -5,6 +5,7 @@ from features.conformal import (
     COVERAGE_GRID,
     AdaptiveCoverage,
     ConformalOffsets,
+    _offset_at,
     age_weights,
     effective_size,
 )
@@ -104,3 +105,11 @@ def test_segment_rows_have_stable_names_and_their_own_grids() -> None:
     assert fitted.row_names(rows).tolist() == ["segment=b", "overall"]
     np.testing.assert_array_equal(fitted.grid_named("segment=b"), ConformalOffsets.grid(scores[600:]))
     np.testing.assert_array_equal(fitted.grid_named("carrier=c"), fitted.overall)
+
+
+def test_the_scalar_offset_a_delivery_is_judged_by_equals_the_windows_offset() -> None:
+    grid = np.sort(np.random.default_rng(8).normal(size=len(COVERAGE_GRID))).cumsum()
+    for c in [0.3, 0.5, 0.57, 0.8, 0.955, 0.99, 1.2, *np.random.default_rng(9).uniform(0.5, 0.99, 200)]:
+        assert _offset_at(grid, float(c)) == pytest.approx(
+            ConformalOffsets.at(grid[None, :], np.array([c]))[0]
+        )

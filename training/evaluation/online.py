@@ -24,7 +24,7 @@ def replay(
     hours = transit_hours(shipments)
     done = ~np.isnan(hours)
     rows = bundle.window_rows(shipments)
-    _, scores = bundle.window_scores(shipments[done], hours[done], weather)
+    scores = bundle.window_scores(shipments[done], hours[done], weather)
     delivered = pd.to_datetime(shipments["delivered_at"], utc=True)
     moments = pd.concat([delivered[done], created], ignore_index=True).dt.tz_convert(None).to_numpy()
     index = np.concatenate([np.flatnonzero(done), np.arange(len(shipments))])
