@@ -117,16 +117,22 @@ class ModelBundle:
         weather: pd.DataFrame | None = None,
         late_risk: bool = True,
         read_at: np.ndarray | None = None,
+        online: AdaptiveCoverage | None = None,
+        within_hours: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """The `predictions.parquet` columns (plus the raw P10/P90) as arrays, timestamps as datetime64[ns] in
         UTC: the code behind `predict`, for plain columns (a checkout request) as for a frame of shipments.
         `late_risk=False` skips the late-risk model for a caller that does not use it (`p_late` is NaN).
-        `read_at`: the coverage each row's conformal offsets are read at, where online calibration has moved
-        it away from the stated `coverage` (see `AdaptiveCoverage.effective`)."""
+        `online`: the online calibration levels the windows are read at (see `AdaptiveCoverage.effective`);
+        `read_at`, where given, is instead the coverage each row's offsets are read at.
+        `within_hours`: also `p_within`, P(transit <= these hours) per row, from the same windows at every
+        coverage on the grid (see `probability_within`)."""
         cols = as_columns(shipments)
         X = self.features.matrix(cols, weather)
         raw = self.predict_matrix(X, late_risk)
         n = len(X)
+        if read_at is None and online is not None and online.levels and self.conformal is not None:
+            read_at = online.effective(self.window_rows(cols), coverage)
         lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage) if read_at is None else read_at)
         use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
         if use_fb.any():
@@ -135,6 +141,14 @@ class ModelBundle:
         missing = np.full(n, np.nan)
         raw_q = [hours_from_log(raw[k]) if k in raw else missing for k in ("log_q10", "log_q90")]
         stamps = add_hours(cols["created_at"], np.array([p50, lo, hi, *raw_q]))  # to the second
+        within = {}
+        if within_hours is not None:
+            within["p_within"] = missing
+            if "log_q50" in raw and self.conformal is not None:
+                offsets = self.conformal.grids(segment_keys(cols), n, online)
+                within["p_within"] = _probability_within(
+                    raw["log_q10"], raw["log_q50"], raw["log_q90"], offsets, within_hours
+                )
         return {
             "shipment_id": cols["shipment_id"],
             **dict(zip(("eta_p50", "window_start", "window_end"), stamps[:3], strict=True)),
@@ -144,6 +158,7 @@ class ModelBundle:
             "eta_p10": stamps[3],
             "eta_p90": stamps[4],
             "model_version": np.full(n, str(self.metadata.get("version", "")), dtype=object),
+            **within,
         }
 
     def predict(
@@ -152,9 +167,10 @@ class ModelBundle:
         coverage: float = DEFAULT_COVERAGE,
         weather: pd.DataFrame | None = None,
         read_at: np.ndarray | None = None,
+        online: AdaptiveCoverage | None = None,
     ) -> pd.DataFrame:
         """One row per shipment in the `predictions.parquet` contract (plus the raw P10/P90)."""
-        out = pd.DataFrame(self.predict_columns(shipments, coverage, weather, read_at=read_at))
+        out = pd.DataFrame(self.predict_columns(shipments, coverage, weather, read_at=read_at, online=online))
         for col in STAMPS:
             out[col] = out[col].dt.tz_localize("UTC")
         return out
@@ -178,32 +194,24 @@ class ModelBundle:
         return out
 
     def probability_within(
-        self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None
+        self,
+        shipments: pd.DataFrame | Columns,
+        hours: np.ndarray,
+        weather: pd.DataFrame | None = None,
+        online: AdaptiveCoverage | None = None,
     ) -> np.ndarray:
-        """P(transit <= hours) per shipment, read off the calibrated windows at every coverage on the grid
-        (window ends at coverage c are the (1 ± c)/2 quantiles); NaN without a transit model."""
-        cols = as_columns(shipments)
-        raw = self.predict_matrix(self.features.matrix(cols, weather))
-        n = n_rows(cols)
-        if "log_q50" not in raw or self.conformal is None:
-            return np.full(n, np.nan)
-        offsets = self.conformal.grids(segment_keys(cols), n)
-        return _probability_within(raw["log_q10"], raw["log_q50"], raw["log_q90"], offsets, hours)
+        """P(transit <= hours) per shipment, read off the windows at every coverage on the grid (window ends
+        at coverage c are the (1 ± c)/2 quantiles), at the `online` calibration levels if given; NaN without
+        a transit model."""
+        return self.predict_columns(
+            shipments, weather=weather, late_risk=False, online=online, within_hours=hours
+        )["p_within"]
 
     def window_rows(self, shipments: pd.DataFrame | Columns) -> np.ndarray:
         """The name of the conformal offsets row each shipment's window is read from (its segment)."""
         assert self.conformal is not None
         cols = as_columns(shipments)
         return self.conformal.row_names(self.conformal.rows(segment_keys(cols), n_rows(cols)))
-
-    def online_read_at(
-        self, shipments: pd.DataFrame | Columns, coverage: float, online: AdaptiveCoverage | None
-    ) -> np.ndarray | None:
-        """The coverage each shipment's window is read at once online calibration has moved its segment's
-        level (the `read_at` of `predict_columns`); None where nothing has moved."""
-        if online is None or not online.levels or self.conformal is None:
-            return None
-        return online.effective(self.window_rows(shipments), coverage)
 
     def window_scores(
         self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None

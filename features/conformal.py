@@ -101,9 +101,19 @@ class ConformalOffsets:
         stacked = self._stack()
         return stacked.table[stacked.by_name[name]]
 
-    def grids(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
-        """Each of n rows' offsets at every coverage on the grid (rows x grid)."""
-        return self.table()[self.rows(segments, n)]
+    def grids(
+        self, segments: dict[str, np.ndarray], n: int, online: AdaptiveCoverage | None = None
+    ) -> np.ndarray:
+        """Each of n rows' offsets at every coverage on the grid (rows x grid); with `online`, the offsets of
+        the window stated at each coverage, read where online calibration has moved the row's segment."""
+        rows, table = self.rows(segments, n), self.table()
+        if online is None or not online.levels:
+            return table[rows]
+        out = np.empty((n, table.shape[1]))
+        for r in np.unique(rows):
+            read = online.read_grid(str(self._stack().names[r]))
+            out[rows == r] = self.at(np.repeat(table[r][None], len(read), axis=0), read)
+        return out
 
     def table(self) -> np.ndarray:
         """The offsets of every row (overall first) at every coverage on the grid."""
@@ -163,7 +173,9 @@ class AdaptiveCoverage:
     at the current level. Whatever the drift, the share of deliveries outside their windows then tends to
     1 - c over time (Gibbs & Candès 2021, Prop. 4.1), clipped here to the calibrated grid (50-99%).
 
-    A nominal coverage that is not tracked is moved as much as the tracked one nearest to it."""
+    A window stated at a coverage between tracked ones is moved by the interpolation of their moves (below the
+    lowest and above the highest, as much as that one), and never read lower than a window stated at a lower
+    coverage: windows stay nested, a conservative promise never narrower than the default one."""
 
     levels: dict[tuple[str, float], float] = field(default_factory=dict)  # (row name, nominal) -> 1 - a
     step: float = ACI_STEP
@@ -176,8 +188,23 @@ class AdaptiveCoverage:
         return np.array([self.effective_one(r, nominal) for r in rows], dtype=float)
 
     def effective_one(self, row: str, nominal: float) -> float:
-        tracked = min(TRACKED_COVERAGES, key=lambda c: abs(c - nominal))
-        return min(max(nominal + (self.level(row, tracked) - tracked), LOWEST), HIGHEST)
+        return float(self.read_at(row, np.array([nominal]))[0])
+
+    def read_grid(self, row: str) -> np.ndarray:
+        """The coverage row `row`'s offsets are read at for a window stated at each coverage on the grid."""
+        return self.read_at(row, COVERAGE_GRID)
+
+    def read_at(self, row: str, nominal: np.ndarray) -> np.ndarray:
+        """The coverage row `row`'s offsets are read at for windows stated at the `nominal` coverages: each
+        moved by the interpolated move of the tracked coverages, within the grid, and at least as high as
+        for any lower tracked coverage (the reading is piecewise linear between the tracked coverages, so
+        that makes it non-decreasing)."""
+        tracked = np.array(TRACKED_COVERAGES)
+        moves = [self.level(row, c) - c for c in TRACKED_COVERAGES]
+        points = np.concatenate([tracked, nominal])
+        read = np.clip(points + np.interp(points, tracked, moves), LOWEST, HIGHEST)
+        below = np.where(tracked[None, :] <= nominal[:, None] + 1e-12, read[None, : len(tracked)], LOWEST)
+        return np.maximum(read[len(tracked) :], below.max(axis=1))
 
     def observe(self, row: str, score: float, conformal: ConformalOffsets) -> dict[float, float]:
         """One delivery's CQR score in the offsets row called `row`: moves and returns the row's level at

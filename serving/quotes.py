@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from features.bundle import AdaptiveCoverage, ModelBundle
 from features.calendar import EPOCH as CALENDAR_EPOCH
 from features.calendar import day_number
-from features.columns import Columns, FrameColumns, as_columns, column_array, shipment_columns
+from features.columns import Columns, FrameColumns, column_array, shipment_columns
 from features.contract import to_utc, validate_shipments
 from features.dates import DeliveryCalendar
 from features.localtime import DAY, EPOCH, NS, hours_between, local_days, utc_of_local, utc_offsets
@@ -196,17 +196,19 @@ def quote(
     created = req.created_at or now
     coverage = req.resolved_coverage(default_coverage)
     columns: Columns
+    p_by = None
     if bundle is None:
         shipments = to_shipments(req, pd.Timestamp(created))
         columns = FrameColumns(shipments)
         pred = _without_model(shipments, coverage, fallback)
     else:
         columns = request_columns(req, created)
-        read_at = bundle.online_read_at(columns, coverage, online)
-        pred = bundle.predict_columns(columns, coverage, late_risk=False, read_at=read_at)  # no late risk
-    p_by = None
-    if req.by_date is not None and bundle is not None:
-        p_by = probability_by(bundle, columns, req.by_date)
+        by = None if req.by_date is None else hours_to_end_of(columns, req.by_date)
+        pred = bundle.predict_columns(
+            columns, coverage, late_risk=False, online=online, within_hours=by
+        )  # no late risk: a quote has no promise yet
+        if by is not None:
+            p_by = np.where(by <= 0, 0.0, pred["p_within"])
     calendar = bundle.delivery_calendar() if bundle else None
     return QuoteResponse.model_construct(quotes=_shape(columns, pred, coverage, calendar, p_by))
 
@@ -232,15 +234,12 @@ def _without_model(
     }
 
 
-def probability_by(bundle: ModelBundle, shipments: pd.DataFrame | Columns, by_date: dt.date) -> np.ndarray:
-    """P(delivered before the end of `by_date` in the destination's local time)."""
-    cols = as_columns(shipments)
-    countries = cols["destination_country"]
+def hours_to_end_of(shipments: Columns, by_date: dt.date) -> np.ndarray:
+    """Hours from each shipment's creation to the end of `by_date` in the destination's local time."""
+    countries = shipments["destination_country"]
     midnight = np.full(len(countries), day_number(by_date + dt.timedelta(days=1)) * DAY)
     deadline = (utc_of_local(midnight, countries) * NS).view("datetime64[ns]")
-    hours = hours_between(cols["created_at"], deadline)
-    p = bundle.probability_within(cols, np.maximum(hours, 0))
-    return np.where(hours <= 0, 0.0, p)
+    return hours_between(shipments["created_at"], deadline)
 
 
 FORWARD_BACKWARD = np.array([True, True, False])  # window start, most likely day, window end

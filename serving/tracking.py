@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from features.alerts import DEFAULT_RULES, AlertRules
-from features.bundle import DEFAULT_COVERAGE, ModelBundle
+from features.bundle import ModelBundle
 from features.contract import EventStatus, validate_shipments
 from features.reasons import DelayReason, Reason, delay_reasons
 from serving.db.tables import EtaHistory, Event, Shipment
@@ -235,7 +235,7 @@ def _apply_prediction(
     else:
         segments = list(bundle.window_rows(frame)) if bundle.conformal is not None else []
         online = load_levels(session, model_version(bundle), segments)
-        pred = bundle.predict(frame, read_at=bundle.online_read_at(frame, DEFAULT_COVERAGE, online)).iloc[0]
+        pred = bundle.predict(frame, online=online).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
         setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())
     s.coverage = float(pred["coverage"])

@@ -113,3 +113,20 @@ def test_the_scalar_offset_a_delivery_is_judged_by_equals_the_windows_offset() -
         assert _offset_at(grid, float(c)) == pytest.approx(
             ConformalOffsets.at(grid[None, :], np.array([c]))[0]
         )
+
+
+def test_windows_stay_nested_whatever_the_tracked_levels_moved() -> None:
+    online = AdaptiveCoverage(
+        levels={("s", 0.8): 0.93, ("s", 0.9): 0.91, ("s", 0.95): 0.97, ("t", 0.8): 0.70, ("t", 0.9): 0.86}
+    )
+    for row in ("s", "t", "never seen"):
+        read = online.read_grid(row)
+        assert (np.diff(read) >= 0).all()  # a higher stated coverage is never read lower
+        assert read.min() >= COVERAGE_GRID[0] and read.max() <= COVERAGE_GRID[-1]
+    # the tracked coverages are read at their own levels unless a lower one moved further
+    assert [online.effective_one("s", c) for c in (0.8, 0.9, 0.95)] == pytest.approx([0.93, 0.93, 0.97])
+    assert [online.effective_one("t", c) for c in (0.8, 0.9, 0.95)] == pytest.approx([0.70, 0.86, 0.95])
+    # between and beyond them: the interpolated move (0.85 in t: 0.85 - 0.07), else the nearest one's
+    assert online.effective_one("t", 0.85) == pytest.approx(0.78)
+    assert online.effective_one("t", 0.6) == pytest.approx(0.5)  # 0.6 - 0.1 on the grid's floor
+    assert online.effective_one("never seen", 0.85) == pytest.approx(0.85)

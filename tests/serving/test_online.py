@@ -4,6 +4,7 @@ prediction does when given the same levels."""
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from features.conformal import TRACKED_COVERAGES
 from serving.db.tables import Shipment, WindowLevel
 from serving.online import load_levels
-from serving.quotes import QuoteRequest, to_shipments
+from serving.quotes import QuoteRequest, hours_to_end_of, request_columns, to_shipments
 from serving.settings import Settings
 from serving.tracking import shipment_frame
 
@@ -67,6 +68,11 @@ def test_late_deliveries_widen_later_windows_as_the_offline_prediction_does(clie
     shipments = to_shipments(QuoteRequest.model_validate(QUOTE), T0)
     before = client.post("/v1/quotes", json=QUOTE).json()["quotes"][0]
     assert pd.Timestamp(before["window_end"]) == bundle.predict(shipments)["window_end"][0]
+    by_quote = {**QUOTE, "by_date": before["latest_date"]}
+    by_date = dt.date.fromisoformat(before["latest_date"])
+    by_hours = hours_to_end_of(request_columns(QuoteRequest.model_validate(by_quote), T0), by_date)
+    p_before = client.post("/v1/quotes", json=by_quote).json()["quotes"][0]["p_on_time_by"]
+    assert p_before == bundle.probability_within(shipments, by_hours)[0]
 
     for i in range(20):
         register_and_deliver(client, f"s{i}", T0 - pd.Timedelta(days=30 - i))
@@ -86,10 +92,13 @@ def test_late_deliveries_widen_later_windows_as_the_offline_prediction_does(clie
     after = client.post("/v1/quotes", json=QUOTE).json()["quotes"][0]
     with app.state.session_factory() as session:
         online = load_levels(session, loaded.version)
-    offline = bundle.predict(shipments, read_at=bundle.online_read_at(shipments, 0.8, online))
+    offline = bundle.predict(shipments, online=online)
     assert pd.Timestamp(after["window_end"]) == offline["window_end"][0]
     assert pd.Timestamp(after["window_end"]) > pd.Timestamp(before["window_end"])
     assert after["coverage"] == before["coverage"] == 0.8
+    p_after = client.post("/v1/quotes", json=by_quote).json()["quotes"][0]["p_on_time_by"]
+    assert p_after == bundle.probability_within(shipments, by_hours, online=online)[0]
+    assert p_after < p_before  # the same date is less sure once deliveries ran late
 
     body = {"shipment_id": "fresh", "carrier": "mid", "service": "standard", "created_at": T0.isoformat(),
             "origin": QUOTE["origin"], "destination": QUOTE["destination"]}  # fmt: skip
@@ -97,7 +106,7 @@ def test_late_deliveries_widen_later_windows_as_the_offline_prediction_does(clie
     with app.state.session_factory() as session:
         frame = shipment_frame(session.get(Shipment, "fresh"))
         online = load_levels(session, loaded.version)
-    offline = bundle.predict(frame, read_at=bundle.online_read_at(frame, 0.8, online))
+    offline = bundle.predict(frame, online=online)
     assert pd.Timestamp(registered["window_end"]) == offline["window_end"][0]
     assert offline["window_end"][0] > bundle.predict(frame)["window_end"][0]
 
