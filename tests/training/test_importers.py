@@ -75,14 +75,16 @@ SCMS_ROWS = [
     "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551",
     "4,Atlantis,From RDC,N/A - From RDC,Air Charter,Date Not Captured,N/A - From RDC,2-Jun-10,2-Jun-10,"
     "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551",
+    "5,South Africa,Direct Drop,EXW,Truck,5/23/13,7/2/14,2-Jul-14,2-Jul-14,V,Aurobindo Unit III India,40,"
+    "PMO - US,ARV,Adult,Yes,19,551",
 ]
 
 
 def test_scms_reader_on_a_cr_only_bom_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "scms.csv", [SCMS_HEADER, *SCMS_ROWS], "\r", bom=True)
     result = import_dataset("scms", path)
-    assert result.n_kept + result.n_rejected == 4
-    assert result.reasons == {"duplicate record": 1, scms.NO_CREATION_DATE: 1}
+    assert result.n_kept + result.n_rejected == 5
+    assert result.reasons == {"duplicate record": 1, scms.NO_CREATION_DATE: 1, scms.PO_AT_DELIVERY: 1}
     v = result.valid.set_index("shipment_id")
     assert v.loc["scms-1", "destination_country"] == "CI" and v.loc["scms-2", "destination_country"] == "NA"
     assert v.loc["scms-1", "origin_country"] == "IN"  # direct drop: the manufacturing site's country
@@ -92,7 +94,9 @@ def test_scms_reader_on_a_cr_only_bom_file(tmp_path: Path) -> None:
     assert v.loc["scms-1", "created_at"] == pd.Timestamp("2010-03-01", tz="UTC")  # PO date
     assert v.loc["scms-2", "created_at"] == pd.Timestamp("2009-06-15", tz="UTC")  # PQ date as a fallback
     assert v.loc["scms-1", "delivered_late"] and not v.loc["scms-2", "delivered_late"]
-    assert result.rejected.set_index("shipment_id").loc["scms-3", "reason"] == scms.NO_CREATION_DATE
+    rejected = result.rejected.set_index("shipment_id")["reason"]
+    assert rejected["scms-3"] == scms.NO_CREATION_DATE
+    assert rejected["scms-5"] == scms.PO_AT_DELIVERY  # delivered the day its PO was sent
 
 
 def test_scms_country_and_site_tables() -> None:

@@ -12,7 +12,12 @@ Timestamps (all day precision, stored as midnight UTC of that day: the data have
 - `promised_at`: `Scheduled Delivery Date` (`d-Mon-yy`); `delivered_at`: `Delivered to Client Date`
   (`d-Mon-yy`). Same-day delivery counts as on time (day precision). `Delivery Recorded Date` is bookkeeping
   after the fact and is not imported. No `shipped_at`.
-  A promise or delivery dated before the creation date is left for the contract to reject.
+  A promise or delivery dated before the creation date is left for the contract to reject. A delivery on the
+  very day the PO was sent to the vendor (205 rows: 187 truck orders of 2014, whose schedule is mostly that
+  same day too, and 18 of 2008) is bookkeeping after the fact, not an order delivered in no time: every
+  other international order here took 3 days or more from its PO. Such a row has no order moment, so it is
+  rejected with "PO recorded on the delivery day" rather than learned or scored as a zero-hour transit kept
+  exactly on its promise.
 
 Parties and places:
 - `carrier`: `Vendor` (the sender; the freight forwarder is not in the data). RDC shipments have the
@@ -47,6 +52,7 @@ from features.contract import UNKNOWN_COUNTRY
 from training.importers._parse import dates_utc, fold, label, number, read_raw_csv, reject, text
 
 NO_CREATION_DATE = "no creation date (PO/PQ date not captured)"
+PO_AT_DELIVERY = "PO recorded on the delivery day (after the fact: no order moment)"
 DUPLICATE = "duplicate record"
 
 # Every destination in the published SCMS data (the held-back period included), by name as written.
@@ -203,5 +209,6 @@ def read(path: Path) -> pd.DataFrame:
         }
     )
     reject(out, raw.drop(columns="ID").duplicated(keep="first"), DUPLICATE)
+    reject(out, (po == out["delivered_at"]).fillna(False), PO_AT_DELIVERY)
     reject(out, out["created_at"].isna(), NO_CREATION_DATE)
     return out
