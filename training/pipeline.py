@@ -14,7 +14,7 @@ import pandas as pd
 from features.bundle import DEFAULT_COVERAGE, ModelBundle
 from features.contract import validate_events, validate_shipments, validate_weather
 from training import registry
-from training.evaluation import evaluate, flatten_metrics, join_truth, write_report
+from training.evaluation import evaluate, flatten_metrics, join_truth, window_profile, write_report
 from training.evaluation.online import replay, window_coverage
 from training.models import TrainConfig, fit_bundle
 from training.progress import handover_events, snapshots
@@ -60,6 +60,11 @@ def evaluate_bundle(
     metrics["calibration"] = {
         "online": "adaptive conformal inference over the split-conformal offsets, step 0.005",
         "offline_only": window_coverage(split.test, bundle.predict(split.test, coverage, weather)),
+    }
+    calibrated_on = bundle.predict(split.calibrate, coverage, weather)
+    metrics["shift"] = {  # how the test window differs from the one the windows and late risk were fitted on
+        "calibrate": window_profile(split.calibrate, calibrated_on["p_late"]),
+        "test": window_profile(split.test, predictions["p_late"]),
     }
     return metrics, predictions
 

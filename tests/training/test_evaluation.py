@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.contract import validate_shipments
-from training.evaluation import evaluate, flatten_metrics, join_truth, write_report
+from training.evaluation import evaluate, flatten_metrics, join_truth, window_profile, write_report
 from training.evaluation.baselines import baseline_etas
 from training.evaluation.metrics import day_accuracy, pinball_loss
 from training.evaluation.segments import lane_volume_bucket
@@ -181,6 +181,39 @@ def test_segments_below_the_minimum_are_skipped_and_counted() -> None:
     assert metrics["segments"]["carrier"]["dhl"]["model"]["n"] == 30
     assert metrics["segments_skipped"]["carrier"] == {"segments": 1, "shipments": 5}
     assert metrics["segments"]["lane_volume"]["10-100"]["n"] == 35  # 60 training shipments on the lane
+
+
+def test_coverage_is_broken_down_by_month_of_creation() -> None:
+    created = [T0] * 30 + [T0 + pd.Timedelta(days=31)] * 40
+    test = make_shipments(
+        [48] * 70,
+        created_at=created,
+        promised_at=[c + 72 * HOUR for c in created],
+        delivered_at=[c + 48 * HOUR for c in created],
+    )
+    inside, outside = [1] * 30, [30] * 40  # the April windows miss by more than their half width
+    month = evaluate(test, make_predictions(test, inside + outside), make_train(), coverage=0.8)["segments"][
+        "month"
+    ]
+    assert {k: (v["n"], v["model"]["coverage"]) for k, v in month.items()} == {
+        "2024-03": (30, 1.0),
+        "2024-04": (40, 0.0),
+    }
+
+
+def test_a_window_profile_sets_the_calibration_window_beside_the_test_window() -> None:
+    shipments = make_shipments(
+        [72, 24, 96, 48], delivered_at=[T0 + h * HOUR for h in (72, 24, 96)] + [pd.NaT]
+    )
+    profile = window_profile(shipments, [0.5, 0.1, 0.9, 0.3])
+    assert profile == {
+        "n": 4,
+        "delivered_share": 0.75,
+        "median_transit_hours": 72.0,
+        "late_rate": pytest.approx(1 / 3),
+        "share_at_promise": pytest.approx(1 / 3),  # delivered at the very promised moment
+        "late_roc_auc": 1.0,  # the late one has the highest score; the undelivered one has no outcome
+    }
 
 
 def test_lane_volume_buckets() -> None:

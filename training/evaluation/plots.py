@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from features.contract import UTC_TS, to_utc
 from training.evaluation.metrics import hours_between
 
-COVERAGE_DIMENSIONS = ("carrier", "service", "cross_border")
+COVERAGE_DIMENSIONS = ("carrier", "service", "cross_border", "month")
 MAX_SCATTER_POINTS = 20_000
 
 
@@ -39,7 +39,7 @@ def plot_reliability(late_risk: dict[str, Any], path: Path) -> Path | None:
 
 
 def plot_coverage_by_segment(metrics: dict[str, Any], path: Path) -> Path | None:
-    """Window coverage per carrier, service and cross-border segment, against the target coverage."""
+    """Window coverage per carrier, service, cross-border segment and creation month, against the target."""
     panels = []
     for dim in COVERAGE_DIMENSIONS:
         values = {

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 MIN_SEGMENT_SIZE = 30
-SEGMENT_DIMENSIONS = ("carrier", "service", "cross_border", "lane_volume", "prediction_source")
+SEGMENT_DIMENSIONS = ("carrier", "service", "cross_border", "lane_volume", "prediction_source", "month")
 LANE_VOLUME_BUCKETS = ((0, "unseen"), (9, "rare <10"), (100, "10-100"))  # upper bound (inclusive) -> label
 
 
@@ -39,6 +39,7 @@ def segment_labels(frame: pd.DataFrame, lane_train_counts: np.ndarray) -> dict[s
         "cross_border": cross_border(frame),
         "lane_volume": pd.Series([lane_volume_bucket(c) for c in lane_train_counts], index=frame.index),
         "prediction_source": source,
+        "month": frame["created_at"].dt.strftime("%Y-%m").fillna("unknown"),  # of creation: drift in the test
     }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from training.evaluation.baselines import BASELINES, baseline_etas, lane_volume
-from training.evaluation.frame import join_truth
+from training.evaluation.frame import conform_truth, join_truth
 from training.evaluation.metrics import (
     DAY_KEYS,
     ERROR_KEYS,
@@ -142,6 +142,29 @@ def evaluate(
         "notes": NOTES,
     }
     return jsonable(metrics)
+
+
+def window_profile(shipments: pd.DataFrame, p_late: pd.Series | np.ndarray) -> dict[str, Any]:
+    """What a window of shipments looked like, to set the calibration window beside the test window: its
+    size, delivered share, median transit hours, late rate, share delivered at the very promised moment (the
+    promised day, in day-precision data) and the late-risk ROC-AUC of `p_late` (one per shipment, in order).
+    The isotonic map fitted on the calibration window keeps the ranking, so its AUC there is a fair match."""
+    truth = conform_truth(shipments)
+    delivered, promised = truth["delivered_at"], truth["promised_at"]
+    done = delivered.notna()
+    transit = hours_between(delivered[done], truth["created_at"][done])
+    transit = transit[~np.isnan(transit)]
+    kept = done & promised.notna()
+    return {
+        "n": len(truth),
+        "delivered_share": float(done.mean()) if len(truth) else None,
+        "median_transit_hours": float(np.median(transit)) if len(transit) else None,
+        "late_rate": float(truth["late"].mean()) if truth["late"].notna().any() else None,
+        "share_at_promise": float((delivered[kept] == promised[kept]).mean()) if kept.any() else None,
+        "late_roc_auc": late_risk_metrics(np.asarray(p_late, dtype=float), truth["late"], reliability=False)[
+            "roc_auc"
+        ],
+    }
 
 
 def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
