@@ -33,8 +33,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = session_factory(engine)
     app.state.model = holder
     holder.start()
-    app.state.window_levels = LevelCache(app.state.session_factory, holder, settings.window_levels_seconds)
-    app.state.window_levels.start()
+    levels = app.state.window_levels = LevelCache(
+        app.state.session_factory, holder, settings.window_levels_seconds
+    )
+    levels.start()
     dispatcher = None
     if settings.dispatch_in_process:
         dispatcher = DispatcherThread(app.state.session_factory, holder, settings)
@@ -44,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if dispatcher is not None:
             dispatcher.stop()
-        app.state.window_levels.stop()
+        levels.stop()  # the one this lifespan started (an app served twice at once runs two)
         holder.stop()
         engine.dispose()
 

@@ -258,6 +258,18 @@ class User(Base):
     disabled_at: Mapped[dt.datetime | None]
 
 
+class SignInFailure(Base):
+    """Failed sign-ins in a row for one username (whether or not such a user exists), and until when further
+    attempts are refused."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]
+
+
 class WindowLevel(Base):
     """Online calibration: the coverage a model's windows in one conformal segment are read at, for a stated
     coverage, as moved by the deliveries seen since the model went into service."""

@@ -18,7 +18,7 @@ from serving.routes.shipments import detail
 from serving.scorecards import delivered_outcomes, reliability, scorecard, weekly
 from serving.shipment_query import ShipmentFilter, Sort, filter_choices, find_shipments, reason_codes
 from serving.tracking import at_risk
-from serving.users import sign_in
+from serving.users import SignInLocked, sign_in
 from serving.web import session as web_session
 from serving.web.session import CsrfChecked, Forbidden, SessionState, SignedIn
 from serving.web.templating import PageError, render
@@ -52,9 +52,16 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "/ops",
 ) -> Response:
-    user = sign_in(db, username.strip(), password)
+    context = {"next": _safe_next(next), "username": username}
+    try:
+        user = sign_in(db, username.strip(), password)
+    except SignInLocked as locked:
+        error = f"Too many failed sign-ins for this username: try again in {locked.retry_after} seconds."
+        page = render(request, "ops/login.html", context | {"error": error}, session, status=429)
+        page.headers["Retry-After"] = str(locked.retry_after)
+        return page
     if user is None:
-        context = {"next": _safe_next(next), "error": "Wrong username or password.", "username": username}
+        context["error"] = "Wrong username or password."
         return render(request, "ops/login.html", context, session, status=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     return web_session.save(response, request, settings, web_session.start(settings, user))

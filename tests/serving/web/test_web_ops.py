@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
 from serving.settings import Settings
+from serving.users import FREE_FAILURES
 from serving.web.session import COOKIE
 from tests.serving.web.conftest import PASSWORD, csrf_of, sign_in
 
@@ -51,6 +52,21 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
         )
         assert answer.status_code == 401 and "Wrong username or password." in answer.text
     assert client.get("/ops", follow_redirects=False).status_code == 303
+
+
+def test_repeated_wrong_passwords_hold_the_username_back(client: TestClient, make_user) -> None:
+    make_user("ann")
+
+    def attempt(password: str):  # type: ignore[no-untyped-def]
+        token = csrf_of(client.get("/ops/login").text)
+        data = {"username": "ann", "password": password, "csrf_token": token}
+        return client.post("/ops/login", data=data, follow_redirects=False)
+
+    assert [attempt("not the password").status_code for _ in range(FREE_FAILURES)] == [401] * FREE_FAILURES
+    held = attempt(PASSWORD)  # the right password, but the name is held back
+    assert held.status_code == 429 and 0 < int(held.headers["retry-after"]) <= 30
+    assert "Too many failed sign-ins for this username" in held.text and csrf_of(held.text)
+    assert client.get("/ops", follow_redirects=False).status_code == 303  # not signed in
 
 
 def test_a_form_without_the_session_csrf_token_is_refused(client: TestClient, make_user) -> None:
