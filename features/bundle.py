@@ -21,7 +21,7 @@ from features.columns import Columns, as_columns, n_rows
 from features.conformal import COVERAGE_GRID, AdaptiveCoverage, ConformalOffsets
 from features.dates import DeliveryCalendar
 from features.fastpredict import OneThreadPredictor, threads
-from features.localtime import add_hours
+from features.localtime import add_hours, hours_between
 from features.progress import progress, status_segments
 
 __all__ = [
@@ -46,16 +46,67 @@ def hours_from_log(log_hours: np.ndarray) -> np.ndarray:
     return np.where(log_hours <= LOG_FLOOR, 0.0, np.exp(log_hours))
 
 
+def _distribution(
+    log_lo: np.ndarray, log_mid: np.ndarray, log_hi: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the distribution function of log hours as points (rows x points) and their probabilities:
+    the raw log-hour quantiles with their conformal offsets at every coverage on the grid (rows x grid), the
+    window ends at coverage c being the (1 ± c)/2 quantiles, in a monotone rearrangement."""
+    xs = np.hstack([log_lo[:, None] - offsets, log_mid[:, None], log_hi[:, None] + offsets])
+    ps = np.concatenate([(1 - COVERAGE_GRID) / 2, [0.5], (1 + COVERAGE_GRID) / 2])
+    return np.sort(xs, axis=1), np.sort(ps)  # monotone rearrangement keeps it a distribution function
+
+
 def _probability_within(
     log_lo: np.ndarray, log_mid: np.ndarray, log_hi: np.ndarray, offsets: np.ndarray, hours: np.ndarray
 ) -> np.ndarray:
-    """P(duration <= hours) per row from raw log-hour quantiles and their conformal offsets at every coverage
-    on the grid (rows x grid): the window ends at coverage c are the (1 ± c)/2 quantiles."""
-    xs = np.hstack([log_lo[:, None] - offsets, log_mid[:, None], log_hi[:, None] + offsets])
-    ps = np.concatenate([(1 - COVERAGE_GRID) / 2, [0.5], (1 + COVERAGE_GRID) / 2])
-    xs, ps = np.sort(xs, axis=1), np.sort(ps)  # monotone rearrangement keeps it a distribution function
+    """P(duration <= hours) per row (see `_distribution`)."""
+    xs, ps = _distribution(log_lo, log_mid, log_hi, offsets)
     target = np.log(np.maximum(hours, 1e-6))
     return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
+
+
+def survived(
+    xs: np.ndarray, ps: np.ndarray, elapsed_hours: np.ndarray, probs: np.ndarray, promised_hours: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The transit time given that it has already lasted `elapsed_hours` (per row, a `_distribution`): its
+    quantiles at `probs` in log hours (rows x probs; never before the elapsed time) and the probability that
+    it runs past `promised_hours` (NaN without a promise; 1 once the promise has passed). Before the lowest
+    point of the distribution nothing is ruled out yet; past the highest, the delivery is due at once. The
+    distribution function is read as `_probability_within` reads it, so at creation the late risk is one
+    minus the probability of arriving within the promise."""
+    log_elapsed = np.log(np.maximum(elapsed_hours, 1e-6))
+    done = np.where(log_elapsed < xs[:, 0], 0.0, _row_cdf(xs, ps, log_elapsed))
+    targets = done[:, None] + (1 - done[:, None]) * probs[None, :]
+    quantiles = np.maximum(_row_quantiles(xs, ps, targets), log_elapsed[:, None])
+    kept = _row_cdf(xs, ps, np.log(np.maximum(np.nan_to_num(promised_hours, nan=1.0), 1e-6)))
+    passed = promised_hours <= elapsed_hours
+    left = np.divide(1 - kept, 1 - done, out=np.ones(len(xs)), where=done < 1)
+    late = np.where(passed, 1.0, np.clip(left, 0.0, 1.0))
+    return quantiles, np.where(np.isnan(promised_hours), np.nan, late)
+
+
+def _row_cdf(xs: np.ndarray, ps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each row's distribution function (points `xs`, shared probabilities `ps`) at its value, interpolated
+    as `np.interp` does (held at the first and last probability beyond the points)."""
+    rows, last = np.arange(len(xs)), xs.shape[1] - 1
+    k = (xs <= values[:, None]).sum(axis=1)
+    lo, hi = np.clip(k - 1, 0, last), np.clip(k, 0, last)
+    x0, x1 = xs[rows, lo], xs[rows, hi]
+    share = np.divide(values - x0, x1 - x0, out=np.zeros(len(xs)), where=x1 > x0)
+    return np.where(k == 0, ps[0], np.where(k > last, ps[-1], ps[lo] + share * (ps[hi] - ps[lo])))
+
+
+def _row_quantiles(xs: np.ndarray, ps: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each row's quantiles at its target probabilities (rows x targets), interpolated between the points and
+    held at the lowest and highest point beyond them."""
+    last = len(ps) - 1
+    k = np.searchsorted(ps, targets, side="right")
+    lo, hi = np.clip(k - 1, 0, last), np.clip(k, 0, last)
+    p0, p1 = ps[lo], ps[hi]
+    share = np.divide(targets - p0, p1 - p0, out=np.zeros(targets.shape), where=p1 > p0)
+    rows = np.arange(len(xs))[:, None]
+    return xs[rows, lo] + share * (xs[rows, hi] - xs[rows, lo])
 
 
 def reference_hours(X: pd.DataFrame) -> np.ndarray:
@@ -86,6 +137,9 @@ class ModelBundle:
     progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
     shrink: float = 1.0  # how far the quantiles move away from the reference (chosen on calibration data)
+    # latest statuses (`status_segments` keys) whose in-flight ETA is the creation-time distribution given
+    # that the shipment has not arrived yet, where that beat the in-transit model on calibration data
+    progress_from_creation: frozenset[str] = frozenset()
     # the usual longest wait for the next scan, by status (hours)
     stall_hours: dict[str, float] = field(default_factory=dict)
 
@@ -284,7 +338,9 @@ class ModelBundle:
 
         The late risk in flight is the probability that the remaining time runs past the promise, read off
         the in-transit model's calibrated windows at every coverage on the grid (as `probability_within`
-        does for a quote); 1 once the promise has passed undelivered.
+        does for a quote); 1 once the promise has passed undelivered. For a latest status in
+        `progress_from_creation`, the ETA, window and late risk come instead from the creation-time windows
+        given that the shipment has not arrived by then (see `survived`).
         """
         if self.progress_models is None or self.progress_conformal is None:
             return self.predict(shipments, coverage, weather)
@@ -309,7 +365,36 @@ class ModelBundle:
         offsets = self.progress_conformal.grids(segments, len(Z))
         within = _probability_within(logs[:, 0], logs[:, 1], logs[:, 2], offsets, np.maximum(allowed, 0))
         out["p_late"] = np.where(np.isnan(allowed), np.nan, np.where(allowed <= 0, 1.0, 1.0 - within))
+        from_creation = np.isin(segments["status"], list(self.progress_from_creation))
+        if from_creation.any():
+            X = Z[self.features.feature_names_].to_numpy(dtype=np.float64)[from_creation]
+            self._not_yet_arrived(out, shipments, X, moment, from_creation, coverage)
         return out
+
+    def _not_yet_arrived(
+        self,
+        out: pd.DataFrame,
+        shipments: pd.DataFrame,
+        X: np.ndarray,
+        moment: pd.Series,
+        rows: np.ndarray,
+        coverage: float,
+    ) -> None:
+        """`out`'s ETA, window and late risk on `rows` (creation features `X`) from the creation-time windows,
+        given no arrival yet."""
+        assert self.conformal is not None
+        cols = as_columns(shipments.iloc[np.flatnonzero(rows)])
+        raw = self.predict_matrix(X, late_risk=False)
+        offsets = self.conformal.grids(segment_keys(cols), int(rows.sum()))
+        xs, ps = _distribution(raw["log_q10"], raw["log_q50"], raw["log_q90"], offsets)
+        elapsed = hours_between(cols["created_at"], moment[rows].dt.tz_convert(None).to_numpy())
+        promised = hours_between(cols["created_at"], cols["promised_at"])
+        probs = np.array([(1 - coverage) / 2, 0.1, 0.5, 0.9, (1 + coverage) / 2])
+        logs, late = survived(xs, ps, elapsed, probs, promised)
+        stamps = add_hours(cols["created_at"], np.exp(logs.T))
+        for j, col in enumerate(("window_start", "eta_p10", "eta_p50", "eta_p90", "window_end")):
+            out.loc[rows, col] = pd.to_datetime(stamps[j], utc=True)
+        out.loc[rows, "p_late"] = late
 
     def _progress_design(
         self,

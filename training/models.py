@@ -13,11 +13,14 @@ from features.build import FeatureBuilder, transit_hours, utc_day
 from features.bundle import ConformalOffsets, ModelBundle, reference_hours, segment_keys
 from features.conformal import COVERAGE_GRID, MIN_SEGMENT, age_weights
 from features.fastpredict import threads
+from features.progress import status_segments
 from training.boosting import TrainConfig, fit_quantile_models, lgb_dataset, lgb_params, log_hours
-from training.progress import fit_progress, scan_gaps
+from training.progress import fit_progress, handover_events, scan_gaps, snapshots
 
 CHECK_COVERAGES = np.array([0.8, 0.9, 0.95])
 HALF_LIFE_SPANS = (2.0, 1.0, 0.5, 0.25)  # candidate half-lives, as fractions of the calibration window
+MIN_CHOICE_ROWS = 50  # calibration rows a choice made on them needs (the shrink, an in-flight ETA's source)
+CHOICE_SNAPSHOTS = 3_000  # calibration-window snapshots in flight an in-flight ETA's source is chosen on
 
 
 def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
@@ -130,7 +133,37 @@ def fit_in_transit(
     fitted = fit_progress(X, train, Xc, calibrate, events, config)
     if fitted is not None:
         bundle.progress_models, bundle.progress_conformal = fitted
+        bundle.progress_from_creation = choose_progress_source(bundle, calibrate, events, config)
     bundle.stall_hours = scan_gaps(events, train)
+
+
+def choose_progress_source(
+    bundle: ModelBundle, calibrate: pd.DataFrame, events: pd.DataFrame | None, config: TrainConfig
+) -> frozenset[str]:
+    """The latest statuses whose in-flight ETA is better taken from the creation-time windows given that the
+    shipment has not arrived yet than from the in-transit model: those where its P50 error is lower on the
+    calibration window's in-flight snapshots (about CHOICE_SNAPSHOTS at most; at least MIN_CHOICE_ROWS of
+    a status). Where a status tells the in-transit model nothing the creation-time model did not know (no
+    scan at all, say), it usually is."""
+    if len(calibrate) > CHOICE_SNAPSHOTS // 3:  # plenty for the choice, at a bounded cost
+        calibrate = calibrate.sample(CHOICE_SNAPSHOTS // 3, random_state=config.seed).sort_index()
+    cal = snapshots(calibrate, events, config.seed + 1)
+    shipments = calibrate.iloc[cal["row"].to_numpy()].reset_index(drop=True)
+    moments = cal["moment"].reset_index(drop=True)
+    scans = events if events is not None else handover_events(calibrate)
+    scans = scans[scans["shipment_id"].isin(calibrate["shipment_id"])]
+    statuses = status_segments(cal)["status"]
+    errors = {}
+    for source, chosen in (("model", frozenset()), ("creation", frozenset(np.unique(statuses)))):
+        bundle.progress_from_creation = chosen
+        eta = bundle.predict_progress(shipments, scans, moments)["eta_p50"]
+        errors[source] = (eta - shipments["delivered_at"]).dt.total_seconds().abs().to_numpy()
+    return frozenset(
+        str(status)
+        for status in np.unique(statuses)
+        if (statuses == status).sum() >= MIN_CHOICE_ROWS
+        and errors["creation"][statuses == status].mean() < errors["model"][statuses == status].mean()
+    )
 
 
 def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> float:
@@ -138,7 +171,7 @@ def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame
     Where the reference is already good (a promise that is usually kept exactly) the model moves less."""
     hours = transit_hours(calibrate)
     done = ~np.isnan(hours)
-    if done.sum() < 50:
+    if done.sum() < MIN_CHOICE_ROWS:
         return 1.0
     log_ref = np.log(reference_hours(Xc[done]))
     bundle.shrink = 1.0

@@ -2,11 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.bundle import ModelBundle
+from features.bundle import ModelBundle, survived
 from features.columns import shipment_columns
 from features.contract import validate_shipments
 from tests.factories import make_shipments
 from training.models import TrainConfig, choose_half_life, fit_bundle
+from training.pipeline import evaluate_progress
+from training.progress import handover_events
 from training.split import time_split
 
 FAST = TrainConfig(num_boost_round=60)
@@ -203,3 +205,37 @@ def test_the_half_life_is_chosen_short_under_a_trend_and_infinite_without() -> N
         noise = np.abs(np.random.default_rng(seed).normal(size=len(days)))
         assert choose_half_life(noise * (1 + days / 100), days) < 400
         assert choose_half_life(noise, days) == np.inf
+
+
+def test_the_transit_time_given_no_arrival_yet_is_the_distribution_cut_at_the_elapsed_time() -> None:
+    ps = np.linspace(0.0, 1.0, 11)  # ten equal steps: hours 10, 20, ... 110, interpolated on the log scale
+    xs = np.log(np.linspace(10.0, 110.0, 11))[None, :].repeat(4, axis=0)
+    elapsed = np.array([1.0, 60.0, 60.0, 500.0])
+    logs, late = survived(xs, ps, elapsed, np.array([0.0, 0.5, 1.0]), np.array([np.nan, 100.0, 50.0, 200.0]))
+    hours = np.exp(logs)
+    np.testing.assert_allclose(hours[0], [10.0, 60.0, 110.0])  # nothing ruled out yet
+    np.testing.assert_allclose(hours[1], [60.0, np.sqrt(80 * 90), 110.0])  # the median of the other half
+    np.testing.assert_allclose(hours[3], [500.0] * 3)  # past every point: due at once
+    assert np.isnan(late[0]) and late[1] == pytest.approx(0.1 / 0.5) and late[2] == late[3] == 1.0
+
+
+def test_in_flight_etas_come_from_the_creation_windows_where_those_predict_better() -> None:
+    frame = make_shipments(3000, seed=8, days=200)
+    promise = np.random.default_rng(8).uniform(24, 240, len(frame)).round(2)  # whole seconds
+    frame["promised_at"] = frame["created_at"] + pd.to_timedelta(promise, unit="h")
+    frame["delivered_at"] = frame["promised_at"]  # every promise kept: no scan tells more than the promise
+    split = time_split(frame)
+    bundle = fit_bundle(split.train, split.calibrate, config=TrainConfig(num_boost_round=40))
+    assert bundle.progress_from_creation == {"-1"}  # no scan yet
+    chosen = evaluate_progress(bundle, split.test, None, 0.8, None)
+    test = split.test.head(20)
+    moments = test["created_at"].reset_index(drop=True)
+    at_creation = bundle.predict_progress(test, handover_events(test), moments)
+    columns = ["eta_p50", "window_start", "window_end"]
+    pd.testing.assert_frame_equal(at_creation[columns], bundle.predict(test)[columns])  # nothing ruled out
+    promised = ((test["promised_at"] - test["created_at"]).dt.total_seconds() / 3600).to_numpy()
+    within = bundle.probability_within(test, promised)
+    np.testing.assert_allclose(at_creation["p_late"], 1 - within, atol=1e-9)
+    bundle.progress_from_creation = frozenset()
+    model = evaluate_progress(bundle, split.test, None, 0.8, None)
+    assert chosen["mae_hours"] < 0.01 < 1.0 < model["mae_hours"] and chosen["coverage"] > 0.9
