@@ -16,11 +16,11 @@ import threading
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.bundle import ModelBundle
 from features.conformal import TRACKED_COVERAGES, AdaptiveCoverage
+from serving.db.session import insert_if_absent
 from serving.db.tables import Shipment, WindowLevel, utcnow
 from serving.model_store import ModelHolder
 
@@ -50,16 +50,12 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
         return
     score = float(bundle.window_scores(frame, np.array([hours]))[0])
     segment, version = str(bundle.window_rows(frame)[0]), model_version(bundle)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(WindowLevel)
-        .values([
-            {"model_version": version, "segment": segment, "coverage": c, "level": c, "deliveries": 0,
-             "updated_at": utcnow()}
-            for c in TRACKED_COVERAGES
-        ])
-        .on_conflict_do_nothing(index_elements=["model_version", "segment", "coverage"])
-    )  # fmt: skip
+    fresh = [
+        {"model_version": version, "segment": segment, "coverage": c, "level": c, "deliveries": 0,
+         "updated_at": utcnow()}
+        for c in TRACKED_COVERAGES
+    ]  # fmt: skip
+    session.execute(insert_if_absent(session, WindowLevel, fresh, ["model_version", "segment", "coverage"]))
     rows = session.scalars(
         select(WindowLevel)
         .where(WindowLevel.model_version == version, WindowLevel.segment == segment)

@@ -20,9 +20,9 @@ import secrets
 from enum import StrEnum
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from serving.db.session import insert_if_absent
 from serving.db.tables import SignInFailure, User, utcnow
 from serving.errors import Conflict
 
@@ -145,12 +145,8 @@ def sign_in(session: Session, username: str, password: str, now: dt.datetime | N
 def _failures(session: Session, username: str, now: dt.datetime) -> SignInFailure:
     """The username's failure count, locked for this transaction; an empty one is stored first if there is
     none, so that two concurrent first failures do not collide."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(SignInFailure)
-        .values(username=username, failures=0, last_failed_at=now, locked_until=None)
-        .on_conflict_do_nothing(index_elements=["username"])
-    )
+    empty = {"username": username, "failures": 0, "last_failed_at": now, "locked_until": None}
+    session.execute(insert_if_absent(session, SignInFailure, empty, ["username"]))
     return session.scalars(
         select(SignInFailure).where(SignInFailure.username == username).with_for_update()
     ).one()

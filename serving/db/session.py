@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,3 +50,10 @@ def _sqlite_on_begin(connection: Connection) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_if_absent(session: Session, table: Any, rows: dict | list[dict], key: list[str]) -> Insert:
+    """An INSERT of `rows` into `table` (a mapped class) that leaves a row whose `key` exists untouched, on
+    PostgreSQL and SQLite alike; the caller executes it (then locks the rows with SELECT ... FOR UPDATE)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=key)
