@@ -188,7 +188,14 @@ class AdaptiveCoverage:
         return np.array([self.effective_one(r, nominal) for r in rows], dtype=float)
 
     def effective_one(self, row: str, nominal: float) -> float:
-        return float(self.read_at(row, np.array([nominal]))[0])
+        """`read_at` for a single coverage, without array overhead (the test-window replay asks it for every
+        shipment)."""
+        moves = [self.level(row, c) - c for c in TRACKED_COVERAGES]
+
+        def read(c: float) -> float:
+            return min(max(c + _interp(c, TRACKED_COVERAGES, moves), LOWEST), HIGHEST)
+
+        return max([read(nominal), *(read(c) for c in TRACKED_COVERAGES if c <= nominal + 1e-12)])
 
     def read_grid(self, row: str) -> np.ndarray:
         """The coverage row `row`'s offsets are read at for a window stated at each coverage on the grid."""
@@ -217,6 +224,16 @@ class AdaptiveCoverage:
             level = min(max(level - self.step * ((1 - nominal) - missed), LOWEST), HIGHEST)
             self.levels[(row, nominal)] = moved[nominal] = level
         return moved
+
+
+def _interp(x: float, xs: tuple[float, ...], ys: list[float]) -> float:
+    """`np.interp` for one value, in plain Python (held at the ends)."""
+    if x <= xs[0]:
+        return ys[0]
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:], strict=False):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return ys[-1]
 
 
 def _offset_at(grid: np.ndarray, coverage: float) -> float:

@@ -130,3 +130,13 @@ def test_windows_stay_nested_whatever_the_tracked_levels_moved() -> None:
     assert online.effective_one("t", 0.85) == pytest.approx(0.78)
     assert online.effective_one("t", 0.6) == pytest.approx(0.5)  # 0.6 - 0.1 on the grid's floor
     assert online.effective_one("never seen", 0.85) == pytest.approx(0.85)
+
+
+def test_one_coverage_is_read_as_the_array_of_coverages_is() -> None:
+    rng = np.random.default_rng(10)
+    for _ in range(50):
+        levels = {("r", c): float(np.clip(c + rng.normal(scale=0.1), 0.5, 0.99)) for c in (0.8, 0.9, 0.95)}
+        online = AdaptiveCoverage(levels)
+        nominal = np.concatenate([COVERAGE_GRID, rng.uniform(0.3, 1.0, 20)])
+        one_by_one = [online.effective_one("r", float(c)) for c in nominal]
+        np.testing.assert_allclose(one_by_one, online.read_at("r", nominal))
