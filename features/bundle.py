@@ -62,8 +62,7 @@ def _probability_within(
 ) -> np.ndarray:
     """P(duration <= hours) per row (see `_distribution`)."""
     xs, ps = _distribution(log_lo, log_mid, log_hi, offsets)
-    target = np.log(np.maximum(hours, 1e-6))
-    return np.array([np.interp(t, x, ps) for t, x in zip(target, xs, strict=True)])
+    return _row_cdf(xs, ps, np.log(np.maximum(hours, 1e-6)))
 
 
 def survived(
@@ -73,8 +72,8 @@ def survived(
     quantiles at `probs` in log hours (rows x probs; never before the elapsed time) and the probability that
     it runs past `promised_hours` (NaN without a promise; 1 once the promise has passed). Before the lowest
     point of the distribution nothing is ruled out yet; past the highest, the delivery is due at once. The
-    distribution function is read as `_probability_within` reads it, so at creation the late risk is one
-    minus the probability of arriving within the promise."""
+    distribution function is read as `_probability_within` reads it (`_row_cdf`), so at creation the late risk
+    is one minus the probability of arriving within the promise."""
     log_elapsed = np.log(np.maximum(elapsed_hours, 1e-6))
     done = np.where(log_elapsed < xs[:, 0], 0.0, _row_cdf(xs, ps, log_elapsed))
     targets = done[:, None] + (1 - done[:, None]) * probs[None, :]
