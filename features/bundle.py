@@ -135,7 +135,11 @@ class ModelBundle:
     progress_models: dict[float, lgb.Booster] | None
     progress_conformal: ConformalOffsets | None
     metadata: dict[str, Any]
-    shrink: float = 1.0  # how far the quantiles move away from the reference (chosen on calibration data)
+    # how far the quantiles move away from the reference (both chosen on calibration data): a log-ratio to
+    # the reference within `dead_zone` of it is taken as the reference itself, the rest moves `shrink` times
+    # as far as it goes beyond
+    shrink: float = 1.0
+    dead_zone: float = 0.0
     # latest statuses (`status_segments` keys) whose in-flight ETA is the creation-time distribution given
     # that the shipment has not arrived yet, where that beat the in-transit model on calibration data
     progress_from_creation: frozenset[str] = frozenset()
@@ -236,7 +240,7 @@ class ModelBundle:
         if self.quantile_models is not None:
             ratios = np.array([self._predictor(q).predict(x) for q in QUANTILES]).T
             ref = _reference(self._feature(x, "promised_hours"), self._feature(x, "history_reference_hours"))
-            logs = np.sort(ratios * self.shrink, axis=1) + np.log(ref)[:, None]  # never cross
+            logs = np.sort(self.toward_reference(ratios), axis=1) + np.log(ref)[:, None]  # never cross
             for j, q in enumerate(QUANTILES):
                 out[f"log_q{int(q * 100)}"] = logs[:, j]
         if late_risk and self.late_model is not None and self.late_calibration is not None:
@@ -245,6 +249,13 @@ class ModelBundle:
                 p = np.where(np.isnan(self._feature(x, "promised_hours")), np.nan, p)
             out["p_late"] = p
         return out
+
+    def toward_reference(self, ratios: np.ndarray) -> np.ndarray:
+        """The models' log-ratios to the reference, shrunk toward it (soft-thresholded by `dead_zone`, then
+        scaled by `shrink`): monotone, so quantiles in order stay in order."""
+        if self.dead_zone == 0.0:
+            return ratios * self.shrink
+        return np.sign(ratios) * np.maximum(np.abs(ratios) - self.dead_zone, 0.0) * self.shrink
 
     def probability_within(
         self,

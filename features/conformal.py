@@ -68,17 +68,27 @@ class ConformalOffsets:
     def fit(
         cls, scores: np.ndarray, segments: dict[str, np.ndarray], weights: np.ndarray | None = None
     ) -> ConformalOffsets:
-        """Offsets overall and for every segment key with at least MIN_SEGMENT rows (effective rows when
-        weighted: (sum w)^2 / sum w^2)."""
+        """Mondrian offsets: every row of the table is fitted on exactly the calibration rows that `rows`
+        reads from it. Level by level, finest first, a key gets its own offsets from its rows that no finer
+        segment has claimed, where at least MIN_SEGMENT of them (effective rows when weighted:
+        (sum w)^2 / sum w^2); the overall offsets come from the rows left over (from all rows if fewer than
+        MIN_SEGMENT are left, which is then also what a segment never seen reads)."""
         w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
-        out = cls(overall=cls.grid(scores, w), counts={"overall": len(scores)})
+        out = cls(counts={})
+        free = np.ones(len(scores), dtype=bool)
         for level, keys in segments.items():
             out.by_level[level] = {}
-            for key in np.unique(keys):
-                mask = keys == key
+            claimed = np.zeros(len(scores), dtype=bool)
+            for key in np.unique(keys[free]):
+                mask = free & (keys == key)
                 if effective_size(w[mask]) >= MIN_SEGMENT:
                     out.by_level[level][str(key)] = cls.grid(scores[mask], w[mask])
                     out.counts[f"{level}={key}"] = int(mask.sum())
+                    claimed |= mask
+            free &= ~claimed
+        rest = free if effective_size(w[free]) >= MIN_SEGMENT else np.ones(len(scores), dtype=bool)
+        out.overall = cls.grid(scores[rest], w[rest])
+        out.counts["overall"] = int(rest.sum())
         return out
 
     def rows(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:

@@ -20,6 +20,8 @@ from training.progress import fit_progress, handover_events, scan_gaps, snapshot
 CHECK_COVERAGES = np.array([0.8, 0.9, 0.95])
 HALF_LIFE_SPANS = (2.0, 1.0, 0.5, 0.25)  # candidate half-lives, as fractions of the calibration window
 MIN_CHOICE_ROWS = 50  # calibration rows a choice made on them needs (the shrink, an in-flight ETA's source)
+SHRINKS = np.round(np.linspace(1, 0, 11), 1)  # candidate shrinks toward the reference, none first
+DEAD_ZONES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)  # candidate dead zones (log-ratio), none first
 CHOICE_SNAPSHOTS = 3_000  # calibration-window snapshots in flight an in-flight ETA's source is chosen on
 
 
@@ -107,7 +109,7 @@ def calibrate_bundle(
     """Shrink, conformal windows and the late-risk map, on the calibration window; returns its features."""
     Xc = bundle.features.transform(calibrate, weather)
     if bundle.quantile_models is not None:
-        bundle.shrink = choose_shrink(bundle, Xc, calibrate)
+        bundle.shrink, bundle.dead_zone = choose_shrink(bundle, Xc, calibrate)
         bundle.conformal = calibrate_windows(bundle, Xc, calibrate)
     if bundle.late_model is not None:
         needs_promise = bundle.late_needs_promise
@@ -166,19 +168,32 @@ def choose_progress_source(
     )
 
 
-def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> float:
-    """The share of the model's departure from the reference that lowers P50 error on the calibration window.
-    Where the reference is already good (a promise that is usually kept exactly) the model moves less."""
+def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> tuple[float, float]:
+    """How far toward the reference the model's departures from it are pulled (`shrink`, `dead_zone` of
+    `ModelBundle.toward_reference`): the pair on a grid with the lowest P50 error on the calibration window.
+    Where the reference is already good (a promise that is usually kept exactly) the model moves less; where
+    only its large departures carry signal, the small ones are dropped."""
     hours = transit_hours(calibrate)
     done = ~np.isnan(hours)
     if done.sum() < MIN_CHOICE_ROWS:
-        return 1.0
+        return 1.0, 0.0
     log_ref = np.log(reference_hours(Xc[done]))
-    bundle.shrink = 1.0
+    bundle.shrink, bundle.dead_zone = 1.0, 0.0
     departure = bundle.predict_matrix(Xc[done])["log_q50"] - log_ref
-    grid = np.round(np.linspace(0, 1, 11), 1)
-    errors = [np.mean(np.abs(np.exp(log_ref + w * departure) - hours[done])) for w in grid]
-    return float(grid[int(np.argmin(errors))])
+    return best_pull(log_ref, departure, hours[done])
+
+
+def best_pull(log_ref: np.ndarray, departure: np.ndarray, hours: np.ndarray) -> tuple[float, float]:
+    """The (shrink, dead zone) on the grid whose P50s, exp(log_ref + pulled departure), are closest to `hours`
+    on average (the first candidate, no pull, wins ties)."""
+    best, best_error = (1.0, 0.0), np.inf
+    for dead_zone in DEAD_ZONES:
+        beyond = np.sign(departure) * np.maximum(np.abs(departure) - dead_zone, 0.0)
+        for shrink in SHRINKS:
+            error = float(np.mean(np.abs(np.exp(log_ref + shrink * beyond) - hours)))
+            if error < best_error:
+                best, best_error = (float(shrink), dead_zone), error
+    return best
 
 
 def calibrate_windows(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> ConformalOffsets:

@@ -104,7 +104,30 @@ def test_segment_rows_have_stable_names_and_their_own_grids() -> None:
     rows = fitted.rows({"segment": np.array(["b", "z"]), "carrier": np.array(["c", "y"])}, 2)
     assert fitted.row_names(rows).tolist() == ["segment=b", "overall"]
     np.testing.assert_array_equal(fitted.grid_named("segment=b"), ConformalOffsets.grid(scores[600:]))
-    np.testing.assert_array_equal(fitted.grid_named("carrier=c"), fitted.overall)
+    # every row went to a segment: no carrier offsets, and the overall ones (for segments never seen) use all
+    assert "carrier" not in fitted.counts and fitted.by_level["carrier"] == {}
+    np.testing.assert_array_equal(fitted.overall, ConformalOffsets.grid(scores))
+
+
+def test_each_row_of_offsets_is_fitted_on_the_rows_that_read_it_and_covers_them() -> None:
+    """Mondrian: a carrier's offsets serve the rows of its segments too small for their own, so they are
+    fitted on those rows alone; fitted on all the carrier's rows, they would miss the small segments' wider
+    errors (here half as wide again) and cover them far below nominal."""
+    rng = np.random.default_rng(11)
+    big, small = np.abs(rng.normal(size=3000)), np.abs(rng.normal(size=900)) * 1.5
+    scores = np.concatenate([big, small])
+    fine = np.array(["c/big"] * 3000 + [f"c/small{i % 6}" for i in range(900)], dtype=object)  # 150 each
+    segments = {"segment": fine, "carrier": np.array(["c"] * 3900, dtype=object)}
+    fitted = ConformalOffsets.fit(scores, segments)
+    assert fitted.counts == {"segment=c/big": 3000, "carrier=c": 900, "overall": 3900}
+    rows = fitted.rows(segments, len(scores))
+    assert set(fitted.row_names(rows[3000:])) == {"carrier=c"}
+    offsets = ConformalOffsets.at(fitted.table()[rows], np.full(len(scores), 0.8))
+    covered = scores <= offsets
+    assert covered[:3000].mean() == pytest.approx(0.8, abs=0.01)
+    assert covered[3000:].mean() == pytest.approx(0.8, abs=0.01)
+    pooled = ConformalOffsets.grid(scores)[AT_80]  # what the carrier's rows used to be read at
+    assert np.mean(small <= pooled) < 0.7
 
 
 def test_the_scalar_offset_a_delivery_is_judged_by_equals_the_windows_offset() -> None:

@@ -6,7 +6,7 @@ from features.bundle import ModelBundle, survived
 from features.columns import shipment_columns
 from features.contract import validate_shipments
 from tests.factories import make_shipments
-from training.models import TrainConfig, choose_half_life, fit_bundle
+from training.models import TrainConfig, best_pull, choose_half_life, fit_bundle
 from training.pipeline import evaluate_progress
 from training.progress import handover_events
 from training.split import time_split
@@ -205,6 +205,32 @@ def test_the_half_life_is_chosen_short_under_a_trend_and_infinite_without() -> N
         noise = np.abs(np.random.default_rng(seed).normal(size=len(days)))
         assert choose_half_life(noise * (1 + days / 100), days) < 400
         assert choose_half_life(noise, days) == np.inf
+
+
+def test_the_p50_keeps_the_models_large_departures_from_the_reference_and_drops_its_small_ones() -> None:
+    """A promise kept exactly, except on a tenth of shipments that take e (2.7) times as long: the model
+    sees those, with noise everywhere. Dropping departures under a dead zone keeps the signal and removes the
+    noise, which no single shrink of every departure can."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    log_ref = np.log(rng.uniform(24, 240, n))
+    delayed = rng.random(n) < 0.1
+    hours = np.exp(log_ref + delayed)
+    departure = delayed + rng.normal(0, 0.2, n)
+    shrink, dead_zone = best_pull(log_ref, departure, hours)
+    assert dead_zone >= 0.3 and shrink > 0.5
+
+    def error(s: float, z: float) -> float:
+        pulled = s * np.sign(departure) * np.maximum(np.abs(departure) - z, 0.0)
+        return float(np.mean(np.abs(np.exp(log_ref + pulled) - hours)))
+
+    assert error(shrink, dead_zone) < 0.5 * min(error(s, 0.0) for s in np.linspace(0, 1, 11))
+    bundle = ModelBundle(*([None] * 5), False, None, None, {}, shrink=shrink, dead_zone=dead_zone)
+    ratios = np.sort(rng.normal(0, 1, (500, 3)), axis=1)
+    pulled = bundle.toward_reference(ratios)
+    assert (np.diff(pulled, axis=1) >= 0).all()  # quantiles in order stay in order
+    assert (pulled[np.abs(ratios) <= dead_zone] == 0).all()
+    assert best_pull(log_ref, np.zeros(n), np.exp(log_ref)) == (1.0, 0.0)  # nothing to gain: no pull
 
 
 def test_the_transit_time_given_no_arrival_yet_is_the_distribution_cut_at_the_elapsed_time() -> None:

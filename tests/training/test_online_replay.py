@@ -66,6 +66,4 @@ def test_the_probability_of_arriving_in_time_agrees_with_the_windows_online_cali
         np.testing.assert_allclose(
             bundle.probability_within(shipments, start, online=levels), (1 - c) / 2, atol=2e-3
         )
-        assert (
-            bundle.probability_within(shipments, end) > p_end + 0.005
-        ).all()  # what the calibration alone said
+        assert (bundle.probability_within(shipments, end) > p_end).all()  # what the calibration alone said
