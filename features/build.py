@@ -11,6 +11,7 @@ in the model bundle.
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,24 @@ from features.calendar import CountryDays, HolidayCalendar, weekday
 from features.columns import Columns, as_columns, shipment_columns
 from features.dates import delivery_weekday_counts, delivery_weekdays
 from features.geo import crosses_customs, haversine_km
-from features.history import STATS, GroupHistory, GroupSnapshot, daily_counts, stats_from_counts
-from features.localtime import hours_between, local_date_parts, local_seconds
+from features.history import (
+    PROMISED,
+    STATS,
+    GroupHistory,
+    GroupSnapshot,
+    add_daily,
+    daily_counts,
+    daily_since,
+    snapshot_from_daily,
+    stats_from_counts,
+)
+from features.localtime import hours_between, local_date_parts, local_seconds, utc_seconds
 from features.summary import HistorySummary
 
 GROUPS = ("lane", "carrier_service", "carrier", "network")
 CATEGORICAL = ("carrier", "service", "carrier_service", "origin_country", "destination_country", "lane")
 WEATHER_FIELDS = ("precip_mm", "snow_cm", "wind_kph", "severe_alert")
+HISTORY_CACHE_DAYS = 64  # days whose history `history_as_of` keeps at hand
 PEAK_START_DOY = 319  # ~15 November
 
 
@@ -67,6 +79,16 @@ def utc_day(stamps: pd.Series) -> np.ndarray:
     """UTC day number of each timestamp (NaN where missing): history counts only whole earlier days."""
     seconds = (stamps - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
     return np.floor(seconds.to_numpy(dtype=float, na_value=np.nan) / 86400)
+
+
+class _Service(NamedTuple):
+    daily: dict[str, pd.DataFrame]  # per grouping, counts the service recorded after the bundle's data
+    known_day: int  # the last day whose outcomes are known (the bundle's, or the service's latest delivery)
+    by_day: dict[int, dict[str, GroupSnapshot]]  # the histories asked so far, by day
+
+
+def _last_day(daily: pd.DataFrame) -> int:
+    return int(daily.index.get_level_values("day").max())
 
 
 def _lower(values: np.ndarray) -> np.ndarray:
@@ -111,9 +133,6 @@ class FeatureBuilder:
         cols = as_columns(history)
         keys = group_keys(cols)
         base = self._base(cols, keys, categorical)
-        days = utc_day(history["created_at"])
-        dated = ~np.isnan(days)  # outcome-only rows have no moment and so no history
-        outcome = (utc_day(history["delivered_at"]), transit_hours(history), self._on_time(history))
         created = history["created_at"].max()
         return HistorySummary(
             first_year=int(years.min()) if len(years) else None,
@@ -125,15 +144,27 @@ class FeatureBuilder:
             weekdays=delivery_weekday_counts(
                 history["delivered_at"], history["destination_country"], history["carrier"]
             ),
-            daily={
-                name: daily_counts(keys[name][dated], days[dated], *(a[dated] for a in outcome))
-                for name in GROUPS
-            },
+            daily=self.daily_counts(history, keys),
         )
+
+    def daily_counts(
+        self, history: pd.DataFrame, keys: dict[str, np.ndarray] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Per history grouping, the day-by-day counts of these shipments' creations and outcomes
+        (`features.history.daily_counts`); outcome-only rows have no moment and so no history."""
+        keys = keys if keys is not None else group_keys(as_columns(history))
+        days = utc_day(history["created_at"])
+        dated = ~np.isnan(days)
+        outcome = (utc_day(history["delivered_at"]), transit_hours(history), self._on_time(history))
+        return {
+            name: daily_counts(keys[name][dated], days[dated], *(a[dated] for a in outcome))
+            for name in GROUPS
+        }
 
     def fit_summary(self, summary: HistorySummary, use_weather: bool) -> dict[str, GroupHistory]:
         """Learn the state from a summary of the training window; returns the day-by-day lane and carrier
-        history that `features_as_of` reads (training only: the bundle keeps its end-of-training snapshot)."""
+        history that `features_as_of` reads (training only: the bundle keeps the daily counts of its last
+        window, `add_history` those of later outcomes)."""
         self.first_year_ = summary.first_year - 1 if summary.first_year is not None else 2000
         self.last_year_ = summary.last_year + 3 if summary.last_year is not None else 2030
         self.calendar_ = HolidayCalendar(self.first_year_, self.last_year_)
@@ -148,7 +179,13 @@ class FeatureBuilder:
         self.delivery_weekdays_ = delivery_weekdays(summary.weekdays)
         as_of_day = 0 if summary.as_of is None else int(utc_day(pd.Series([summary.as_of]))[0])
         histories = {name: GroupHistory(self.window_days).from_daily(summary.daily[name]) for name in GROUPS}
-        self.snapshots_: dict[str, GroupSnapshot] = {n: h.snapshot(as_of_day) for n, h in histories.items()}
+        # later shipments see the history as of their own creation day, at least all of training's and at
+        # most all that is known (the outcomes up to `known_day_`, the last day of the data)
+        self.history_day_ = as_of_day + 1
+        self.daily_ = {
+            name: daily_since(summary.daily[name], self.history_day_ - self.window_days) for name in GROUPS
+        }
+        self.known_day_ = max([as_of_day, *(_last_day(d) for d in self.daily_.values() if len(d))])
         blank = shipment_columns({}, 1)  # the names come from the code that computes the features
         no_history = {name: np.full((1, len(STATS)), np.nan) for name in GROUPS}
         base = self._base(blank, group_keys(blank), self.categorical_)
@@ -180,13 +217,67 @@ class FeatureBuilder:
         late = frame["delivered_late"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         return 1.0 - late
 
+    # ---- later outcomes ----------------------------------------------------------------------------
+    def add_history(self, daily: dict[str, pd.DataFrame]) -> None:
+        """Learn the creations and outcomes of shipments after the training window (`daily_counts` of the
+        calibration and test windows, before the bundle is saved): later shipments' history counts them from
+        the day after each happened. A shipment must be added once."""
+        self.daily_ = {name: add_daily(self.daily_[name], daily[name]) for name in GROUPS}
+        self.known_day_ = max([self.known_day_, *(_last_day(d) for d in daily.values() if len(d))])
+        self.__dict__.pop("_recorded", None)
+
+    def set_service_history(self, shipments: pd.DataFrame) -> None:
+        """The creations and outcomes a service has recorded after the bundle's last known day, replacing
+        the ones set before (not saved with the bundle): counted like `add_history`'s, and known up to the
+        last day it recorded a delivery on."""
+        recorded = self.daily_counts(shipments)
+        counts = {name: daily_since(c, self.known_day_ + 1) for name, c in recorded.items()}
+        delivered = [c[c.index.get_level_values("slot") < PROMISED] for c in counts.values()]
+        known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])
+        self.__dict__["_recorded"] = _Service(counts, known, {})
+
+    def history_as_of(self, day: int) -> dict[str, GroupSnapshot]:
+        """Every group's history as seen on `day` (outcomes of earlier days only), cached for recent days."""
+        service = self._service()
+        snapshots = service.by_day.get(day)
+        if snapshots is None:
+            daily = {
+                name: add_daily(counts, service.daily[name]) if len(service.daily.get(name, ())) else counts
+                for name, counts in self.daily_.items()
+            }
+            snapshots = {name: snapshot_from_daily(d, day, self.window_days) for name, d in daily.items()}
+            if len(service.by_day) >= HISTORY_CACHE_DAYS:
+                service.by_day.pop(next(iter(service.by_day)), None)
+            service.by_day[day] = snapshots
+        return snapshots
+
+    def _service(self) -> _Service:
+        """What the service recorded (nothing offline), with the histories asked of it so far."""
+        service = self.__dict__.get("_recorded")
+        if service is None:
+            service = self.__dict__["_recorded"] = _Service({}, self.known_day_, {})
+        return service
+
     # ---- transforming (training, evaluation and serving) -------------------------------------------
     def matrix(self, data: pd.DataFrame | Columns, weather: pd.DataFrame | None = None) -> np.ndarray:
-        """Features of new shipments from the fitted state (history as of the end of training): a float64
-        matrix, columns in `feature_names_` order. `data`: contract shipments, as a frame or plain columns."""
+        """Features of shipments after training: a float64 matrix, columns in `feature_names_` order, the lane
+        and carrier history as of each one's creation day (at least as of the end of training, at most as of
+        the day after the last known one). `data`: contract shipments, as a frame or plain columns."""
         cols = as_columns(data)
         keys = group_keys(cols)
-        stats = {name: self.snapshots_[name].stats(keys[name]) for name in GROUPS}
+        seconds, known = utc_seconds(cols["created_at"])
+        latest = self._service().known_day + 1  # the day after the last one whose outcomes are known
+        days = np.where(known, np.clip(seconds // 86400, self.history_day_, latest), latest)
+        if len(days) and (days == days[0]).all():  # one day (a request): no per-day split
+            snapshots = self.history_as_of(int(days[0]))
+            stats = {name: snapshots[name].stats(keys[name]) for name in GROUPS}
+        else:
+            stats = {name: np.empty((len(days), len(STATS))) for name in GROUPS}
+            for day in np.unique(days):
+                rows = days == day
+                snapshots = self.history_as_of(int(day))
+                for name in GROUPS:
+                    stats[name][rows] = snapshots[name].stats(keys[name][rows])
         features = self._assemble(cols, self._base(cols, keys, self.categorical_), stats, weather)
         return np.array([features[name] for name in self.feature_names_], dtype=np.float64).T
 
@@ -254,7 +345,8 @@ class FeatureBuilder:
         return index[name]
 
     def __getstate__(self) -> dict:
-        caches = ("_level_index", "_column_index")  # rebuilt on use
+        # caches, rebuilt on use, and what a service recorded (not the bundle's)
+        caches = ("_level_index", "_column_index", "_recorded")
         return {k: v for k, v in self.__dict__.items() if k not in caches}
 
     @staticmethod

@@ -2,9 +2,10 @@
 
 For each group (a lane, a carrier's service, a carrier) transit times are kept as histograms of log-hours per
 delivery day. A shipment created on day d sees only shipments *delivered* on days before d within the trailing
-window, so no feature uses an outcome that was unknown when the prediction was made. The fitted state keeps
-the histogram of the last window before the end of training: serving reads that snapshot, and so does every
-offline prediction, so both give the same answer.
+window, so no feature uses an outcome that was unknown when the prediction was made. Training reads the
+day-by-day counts of its whole window (`GroupHistory`); the bundle keeps the daily counts of the last window
+and of every outcome learned after training, and answers any later day from them (`snapshot_from_daily`), in
+serving and offline alike.
 """
 
 from __future__ import annotations
@@ -136,6 +137,35 @@ def daily_counts(
     return pd.DataFrame({"n": n.to_numpy()}, index=pd.MultiIndex.from_arrays(index, names=DAILY_INDEX))
 
 
+def snapshot_from_daily(
+    daily: pd.DataFrame, as_of_day: int, window_days: int, volume_days: int = 28
+) -> GroupSnapshot:
+    """What each group key of a daily count table (`daily_counts`) knew on `as_of_day`: deliveries on the
+    `window_days` days before it, creations on the `volume_days` days before it (never that day itself), as
+    `GroupHistory.counts_as_of` counts them."""
+    day = daily.index.get_level_values("day").to_numpy(dtype=np.int64)
+    slot = daily.index.get_level_values("slot").to_numpy(dtype=np.int64)
+    n = daily["n"].to_numpy(dtype=np.int64)
+    inverse, uniq = pd.factorize(daily.index.get_level_values("key").astype(str), sort=True)
+    hist = np.zeros((len(uniq), len(CENTRES)), dtype=np.int64)
+    promised, on_time, volume = (np.zeros(len(uniq), dtype=np.int64) for _ in range(3))
+    seen = (day >= as_of_day - window_days) & (day < as_of_day)
+    delivered = seen & (slot < DELIVERED_SLOTS)
+    np.add.at(hist, (inverse[delivered], slot[delivered]), n[delivered])
+    for target, s in ((promised, PROMISED), (on_time, ON_TIME)):
+        rows = seen & (slot == s)
+        np.add.at(target, inverse[rows], n[rows])
+    created = (day >= as_of_day - volume_days) & (day < as_of_day) & (slot == CREATED)
+    np.add.at(volume, inverse[created], n[created])
+    keys = {str(k): i for i, k in enumerate(uniq)}
+    return GroupSnapshot(keys, hist.astype(np.int32), promised, on_time, volume)
+
+
+def daily_since(daily: pd.DataFrame, first_day: int) -> pd.DataFrame:
+    """The rows of a daily count table from `first_day` on, in index order."""
+    return daily[daily.index.get_level_values("day") >= first_day].sort_index()
+
+
 def add_daily(*tables: pd.DataFrame) -> pd.DataFrame:
     """The sum of daily count tables (each from `daily_counts`, or a sum of them)."""
     return pd.concat(tables).groupby(level=DAILY_INDEX, sort=True).sum()
@@ -207,9 +237,3 @@ class GroupHistory:
         on_time = np.where(known, self._window(self.cum_on_time_, gi, d, w), 0)
         volume = np.where(known, self._window(self.cum_created_, gi, d, self.volume_days), 0)
         return hist, promised, on_time, volume
-
-    def snapshot(self, as_of_day: int) -> GroupSnapshot:
-        keys = np.array(list(self.keys_), dtype=object)
-        days = np.full(len(keys), as_of_day + 1, dtype=np.int64)  # include the last training day
-        hist, promised, on_time, volume = self.counts_as_of(keys, days)
-        return GroupSnapshot(self.keys_, hist.astype(np.int32), promised, on_time, volume)

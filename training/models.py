@@ -62,7 +62,11 @@ def fit_bundle(
     events: pd.DataFrame | None = None,
     config: TrainConfig | None = None,
     metadata: dict | None = None,
+    later: pd.DataFrame | None = None,
 ) -> ModelBundle:
+    """The models learn from `train`, are calibrated on `calibrate`, and the lane and carrier history also
+    learns the outcomes of `calibrate` and of `later` (the test window), each from the day after it happened,
+    so that every later shipment sees the history as of its own creation day."""
     config = config or TrainConfig()
     builder = FeatureBuilder(window_days=config.window_days)
     X = builder.fit_transform(train, weather)
@@ -76,6 +80,7 @@ def fit_bundle(
     usable = late_usable(X, late, needs_promise)
     late_model = fit_late(X[usable], late[usable], config) if len(np.unique(late[usable])) == 2 else None
     bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
+    builder.add_history(builder.daily_counts(calibrate if later is None else pd.concat([calibrate, later])))
     Xc = calibrate_bundle(bundle, calibrate, weather)
     fit_in_transit(bundle, X, train, Xc, calibrate, events, config)
     return bundle

@@ -123,7 +123,9 @@ def run_train(
     events = read_events(events_path)
 
     def fit(meta: dict) -> ModelBundle:
-        return fit_bundle(split.train, split.calibrate, weather, events, config, metadata=meta)
+        return fit_bundle(
+            split.train, split.calibrate, weather, events, config, metadata=meta, later=split.test
+        )
 
     return train_and_log(
         fit, split, events, weather, experiment or history_path.stem, register, out_dir, coverage

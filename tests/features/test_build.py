@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import FeatureBuilder
+from features.build import GROUPS, FeatureBuilder
 from features.columns import shipment_columns
 from features.geo import country_timezone
+from features.history import STATS
 from tests.factories import make_shipments
 
 
@@ -99,3 +100,44 @@ def test_local_time_features_match_pandas_around_daylight_saving_switches(countr
     assert list(X["day_of_week"]) == list(local.day_of_week.astype(float))
     assert list(X["day_of_year"]) == list(local.day_of_year.astype(float))
     assert list(X["month"]) == list(local.month.astype(float))
+
+
+def history_columns(features: pd.DataFrame) -> list[str]:
+    return [f"{group}_{stat}" for group in GROUPS for stat in STATS]
+
+
+def test_later_shipments_see_the_history_as_of_their_own_creation_day_and_no_further() -> None:
+    """After training, a shipment sees the outcomes the bundle learned later (`add_history`, up to the data's
+    end) and those a service recorded after that (`set_service_history`) from the day after they happened;
+    learned offline or recorded by a service, the same outcomes give the same features. A shipment created
+    after the last known outcome sees the history as of the day after it, not an emptier window."""
+    history = make_shipments(4000, seed=5, days=200)
+    train, later = history.iloc[:2500], history.iloc[2500:3300]  # make_shipments is in creation order
+    after = history.iloc[3300:]  # what happens once the bundle is saved
+    probe = make_shipments(40, seed=6, days=1).assign(carrier="mid", destination_country="DE")
+    end = pd.concat([later["created_at"], later["delivered_at"]]).max()
+    after = after[after["created_at"] > end.ceil("D")]
+    last = after["delivered_at"].max() + pd.Timedelta(days=1)  # its history counts the last outcome
+    stamps = [end + pd.Timedelta(days=1), after["created_at"].iloc[50], last]
+    stamps.append(stamps[-1] + pd.Timedelta(days=300))  # long after everything known
+
+    def features(builder: FeatureBuilder, at: pd.Timestamp) -> pd.DataFrame:
+        return builder.transform(probe.assign(created_at=at)).reset_index(drop=True)
+
+    saved, offline = FeatureBuilder(), FeatureBuilder()
+    for builder in (saved, offline):
+        builder.fit_transform(train)
+    saved.add_history(saved.daily_counts(later))
+    offline.add_history(offline.daily_counts(pd.concat([later, after])))
+    before_service = [features(saved, at) for at in stamps]
+    recorded = pd.concat([later.tail(200), after])  # also some it knew already: not counted twice
+    saved.set_service_history(recorded)
+    for at in stamps:
+        pd.testing.assert_frame_equal(features(saved, at), features(offline, at))
+    counts = history_columns(before_service[0])
+    at_end, early, late, long_after = (features(offline, at)[counts].iloc[0] for at in stamps)
+    assert (early.to_numpy() != at_end.to_numpy()).any() and late["carrier_volume_28d"] > 0
+    pd.testing.assert_series_equal(long_after, late)  # nothing known since: as of the day after the last
+    for frame in before_service[1:]:  # knowing nothing after the data's end: as of the day after it
+        pd.testing.assert_frame_equal(frame[counts], before_service[0][counts])
+    assert (at_end.to_numpy() != late.to_numpy()).any()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dask
+import dask.dataframe as dd
 import mlflow
 import numpy as np
 import pandas as pd
@@ -82,9 +83,9 @@ def test_features_built_on_partitions_equal_the_single_machine_features_for_the_
     assert frame.npartitions == PARTS
     pd.testing.assert_frame_equal(distributed, single)
     assert builder.levels_ == one.levels_ and builder.delivery_weekdays_ == one.delivery_weekdays_
-    for name, snapshot in one.snapshots_.items():  # what the bundle keeps for serving
-        assert snapshot.keys == builder.snapshots_[name].keys
-        np.testing.assert_array_equal(snapshot.hist, builder.snapshots_[name].hist)
+    assert builder.history_day_ == one.history_day_
+    for name, daily in one.daily_.items():  # what the bundle keeps for later shipments
+        pd.testing.assert_frame_equal(builder.daily_[name], daily)
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +93,14 @@ def bundles(data, client) -> tuple[ModelBundle, ModelBundle, pd.DataFrame]:
     """The same data and settings fitted on one machine and on the cluster; and the test window."""
     config = TrainConfig(num_boost_round=60)
     split = time_split(data["history"])
-    local = fit_bundle(split.train, split.calibrate, None, data["events"], config)
+    local = fit_bundle(split.train, split.calibrate, None, data["events"], config, later=split.test)
     windows = time_windows(read_checked(data["root"] / "history", "shipments"))
     train = windows.train.persist()
     calibrate = windows.calibrate.compute().sort_values("created_at", kind="stable").reset_index(drop=True)
     train_all = train.compute().sort_values("created_at", kind="stable").reset_index(drop=True)
+    later = dd.concat([windows.calibrate, windows.test])
     on_cluster = fit_bundle_on_cluster(
-        client, train, train, calibrate, train_all, None, data["events"], config
+        client, train, train, calibrate, train_all, later, None, data["events"], config
     )
     return local, on_cluster, split.test
 

@@ -31,7 +31,7 @@ from training.models import (
     quantile_design,
 )
 from training.scaleout.data import hash_share
-from training.scaleout.features import feature_meta, fit_features
+from training.scaleout.features import feature_meta, fit_features, summarise
 
 TARGET = "_target"
 
@@ -98,12 +98,14 @@ def fit_bundle_on_cluster(
     train_rows: dd.DataFrame,
     calibrate: pd.DataFrame,
     train_sample: pd.DataFrame,
+    later: dd.DataFrame,
     weather: pd.DataFrame | None,
     events: pd.DataFrame | None,
     config: TrainConfig,
     metadata: dict | None = None,
 ) -> ModelBundle:
-    """`models.fit_bundle` on a cluster. The lane and carrier history is learned from all of `train`; the
+    """`models.fit_bundle` on a cluster. The lane and carrier history is learned from all of `train`, and
+    from all of `later` (the calibration and test windows, as `models.fit_bundle` learns them); the
     models learn from `train_rows` (all of `train`, or a sample of it); calibration runs on `calibrate`
     and the in-transit model on `train_sample` (both gathered on the client, as `models.fit_bundle` takes
     them), with `events` the scans of those shipments."""
@@ -144,6 +146,7 @@ def fit_bundle_on_cluster(
     del late
 
     bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
+    builder.add_history(summarise(later, builder).daily)
     Xc = calibrate_bundle(bundle, calibrate, weather)
     X_sample = builder.features_as_of(train_sample, histories, weather)
     fit_in_transit(bundle, X_sample, train_sample, Xc, calibrate, events, config)

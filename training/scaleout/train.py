@@ -66,8 +66,9 @@ def run_train_on_cluster(
                 "sample": fraction,
             }
             train_rows = sample(train, fraction)
+            later = dd.concat([windows.calibrate, windows.test])
             return fit_bundle_on_cluster(
-                client, train, train_rows, calibrate, train_sample, weather, events, config, meta
+                client, train, train_rows, calibrate, train_sample, later, weather, events, config, meta
             )
 
         experiment = experiment or Path(history_path).stem
