@@ -12,6 +12,7 @@ from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
 from serving.db.tables import utcnow
 from serving.errors import register_exception_handlers
+from serving.history import HistoryRefresher
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.middleware import REQUEST_ID_HEADER, BodyLimitMiddleware, RequestContextMiddleware
 from serving.model_store import ModelHolder
@@ -37,6 +38,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.session_factory, holder, settings.window_levels_seconds
     )
     levels.start()
+    history = app.state.service_history = HistoryRefresher(
+        app.state.session_factory, holder, settings.history_seconds, clock=lambda: app.state.clock()
+    )
+    history.start()
     dispatcher = None
     if settings.dispatch_in_process:
         dispatcher = DispatcherThread(app.state.session_factory, holder, settings)
@@ -46,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if dispatcher is not None:
             dispatcher.stop()
+        history.stop()
         levels.stop()  # the one this lifespan started (an app served twice at once runs two)
         holder.stop()
         engine.dispose()

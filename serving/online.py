@@ -10,9 +10,6 @@ Levels belong to one model version: a new model starts from its calibrated windo
 
 from __future__ import annotations
 
-import logging
-import threading
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
@@ -23,8 +20,7 @@ from features.conformal import TRACKED_COVERAGES, AdaptiveCoverage
 from serving.db.session import insert_if_absent
 from serving.db.tables import Shipment, WindowLevel, utcnow
 from serving.model_store import ModelHolder
-
-logger = logging.getLogger(__name__)
+from serving.periodic import Periodic
 
 
 def model_version(bundle: ModelBundle) -> str:
@@ -73,10 +69,10 @@ class LevelCache:
     thread (0: only when `refresh` is called)."""
 
     def __init__(self, factory: sessionmaker[Session], holder: ModelHolder, refresh_seconds: float) -> None:
-        self.factory, self.holder, self.refresh_seconds = factory, holder, refresh_seconds
+        self.factory, self.holder = factory, holder
         self._levels: tuple[str, AdaptiveCoverage] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = Periodic("window-levels", self.refresh, refresh_seconds)
+        self.start, self.stop = self._runner.start, self._runner.stop
 
     def get(self, version: str) -> AdaptiveCoverage | None:
         levels = self._levels
@@ -88,22 +84,3 @@ class LevelCache:
             return
         with self.factory() as session:
             self._levels = (loaded.version, load_levels(session, loaded.version))
-
-    def start(self) -> None:
-        if self.refresh_seconds > 0:
-            self._thread = threading.Thread(target=self._run, name="window-levels", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.refresh()
-            except Exception as exc:  # the quotes keep the levels they have
-                logger.warning("could not read the window levels: %s", exc)
-            if self._stop.wait(self.refresh_seconds):
-                return

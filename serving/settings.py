@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     window_levels_seconds: float = Field(
         default=10.0, ge=0, description="how often quotes re-read the online calibration levels; 0: never"
     )
+    history_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often the model's lane and carrier history re-reads the shipments the service "
+        "recorded after the model's data; 0: never (the model's own history only)",
+    )
     weather_path: FilePath | None = None
     default_coverage: float = Field(default=0.8, ge=0.5, le=0.99)
     secret_key: SecretStr = Field(
