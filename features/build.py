@@ -81,7 +81,7 @@ def utc_day(stamps: pd.Series) -> np.ndarray:
     return np.floor(seconds.to_numpy(dtype=float, na_value=np.nan) / 86400)
 
 
-class _Service(NamedTuple):
+class _Recorded(NamedTuple):
     daily: dict[str, pd.DataFrame]  # per grouping, counts the service recorded after the bundle's data
     known_day: int  # the last day whose outcomes are known (the bundle's, or the service's latest delivery)
     by_day: dict[int, dict[str, GroupSnapshot]]  # the histories asked so far, by day
@@ -234,11 +234,11 @@ class FeatureBuilder:
         counts = {name: daily_since(c, self.known_day_ + 1) for name, c in recorded.items()}
         delivered = [c[c.index.get_level_values("slot") < PROMISED] for c in counts.values()]
         known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])
-        self.__dict__["_recorded"] = _Service(counts, known, {})
+        self.__dict__["_recorded"] = _Recorded(counts, known, {})
 
     def history_as_of(self, day: int) -> dict[str, GroupSnapshot]:
         """Every group's history as seen on `day` (outcomes of earlier days only), cached for recent days."""
-        service = self._service()
+        service = self._known()
         snapshots = service.by_day.get(day)
         if snapshots is None:
             daily = {
@@ -251,11 +251,11 @@ class FeatureBuilder:
             service.by_day[day] = snapshots
         return snapshots
 
-    def _service(self) -> _Service:
+    def _known(self) -> _Recorded:
         """What the service recorded (nothing offline), with the histories asked of it so far."""
         service = self.__dict__.get("_recorded")
         if service is None:
-            service = self.__dict__["_recorded"] = _Service({}, self.known_day_, {})
+            service = self.__dict__["_recorded"] = _Recorded({}, self.known_day_, {})
         return service
 
     # ---- transforming (training, evaluation and serving) -------------------------------------------
@@ -266,7 +266,7 @@ class FeatureBuilder:
         cols = as_columns(data)
         keys = group_keys(cols)
         seconds, known = utc_seconds(cols["created_at"])
-        latest = self._service().known_day + 1  # the day after the last one whose outcomes are known
+        latest = self._known().known_day + 1  # the day after the last one whose outcomes are known
         days = np.where(known, np.clip(seconds // 86400, self.history_day_, latest), latest)
         if len(days) and (days == days[0]).all():  # one day (a request): no per-day split
             snapshots = self.history_as_of(int(days[0]))

@@ -189,7 +189,7 @@ class ModelBundle:
         raw = self.predict_matrix(X, late_risk)
         n = len(X)
         if read_at is None and online is not None and online.levels and self.conformal is not None:
-            read_at = online.effective(self.window_rows(cols), coverage)
+            read_at = online.effective(self.window_pools(cols), coverage)
         lo, p50, hi = self._model_quantiles(raw, cols, np.full(n, coverage) if read_at is None else read_at)
         use_fb = np.isnan(p50)  # no transit model (too little delivered history) or no moment to predict from
         if use_fb.any():
@@ -277,12 +277,18 @@ class ModelBundle:
         cols = as_columns(shipments)
         return self.conformal.row_names(self.conformal.rows(segment_keys(cols), n_rows(cols)))
 
+    def window_pools(self, shipments: pd.DataFrame | Columns) -> np.ndarray:
+        """The online calibration pool each shipment's window is read at (see `ConformalOffsets.pools`)."""
+        assert self.conformal is not None
+        cols = as_columns(shipments)
+        return self.conformal.pools(segment_keys(cols), n_rows(cols))
+
     def window_scores(
         self, shipments: pd.DataFrame | Columns, hours: np.ndarray, weather: pd.DataFrame | None = None
     ) -> np.ndarray:
         """Delivered shipments' CQR scores, as at their creation: how far (log hours) each transit time fell
-        outside the raw P10-P90 (negative inside). Online calibration learns from them, in each shipment's
-        `window_rows` segment."""
+        outside the raw P10-P90 (negative inside). Online calibration learns from them, judged by each
+        shipment's `window_rows` offsets, in its `window_pools` pool."""
         assert self.conformal is not None and self.quantile_models is not None
         raw = self.predict_matrix(self.features.matrix(shipments, weather), late_risk=False)
         y = np.log(np.maximum(np.asarray(hours, dtype=float), FLOOR_HOURS))

@@ -7,9 +7,11 @@ coverage closer to nominal when the error distribution drifts. Equal weights giv
 quantile.
 
 Online (`AdaptiveCoverage`): adaptive conformal inference (Gibbs & Candès 2021, "Adaptive conformal inference
-under distribution shift") moves the coverage each segment's offsets are read at after every delivery, so the
+under distribution shift") moves the coverage a carrier's offsets are read at after every delivery, so the
 coverage stated holds over time on the shipments actually served, also when transit times drift after the
-calibration window.
+calibration window. The segments keep their own offsets, but share their carrier's online level (`pools`):
+drift (a peak season, a backlog) moves a carrier's services together, and one level learns it from all the
+carrier's deliveries, where a small segment's own would need a thousand of them to move a few points.
 """
 
 from __future__ import annotations
@@ -102,6 +104,15 @@ class ConformalOffsets:
                 rows[i] = level_index.get(key, rows[i])
         return np.array(rows, dtype=int)
 
+    def pools(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """The online level each of n rows' windows are read at: their key at the coarsest level (the
+        carrier's) where their offsets are a segment's, `overall` where they are the overall offsets."""
+        if not segments:
+            return np.full(n, "overall", dtype=object)
+        level, keys = list(segments.items())[-1]
+        named = np.array([f"{level}={key}" for key in keys], dtype=object)
+        return np.where(self.rows(segments, n) == 0, "overall", named)
+
     def row_names(self, rows: np.ndarray) -> np.ndarray:
         """The stable names of table rows: `overall` or `level=key` (what online levels are kept under)."""
         return self._stack().names[rows]
@@ -115,14 +126,17 @@ class ConformalOffsets:
         self, segments: dict[str, np.ndarray], n: int, online: AdaptiveCoverage | None = None
     ) -> np.ndarray:
         """Each of n rows' offsets at every coverage on the grid (rows x grid); with `online`, the offsets of
-        the window stated at each coverage, read where online calibration has moved the row's segment."""
+        the window stated at each coverage, read where online calibration has moved the row's pool."""
         rows, table = self.rows(segments, n), self.table()
         if online is None or not online.levels:
             return table[rows]
+        pools = self.pools(segments, n)
         out = np.empty((n, table.shape[1]))
-        for r in np.unique(rows):
-            read = online.read_grid(str(self._stack().names[r]))
-            out[rows == r] = self.at(np.repeat(table[r][None], len(read), axis=0), read)
+        for pool in np.unique(pools):
+            read = online.read_grid(str(pool))
+            for r in np.unique(rows[pools == pool]):
+                mask = (pools == pool) & (rows == r)
+                out[mask] = self.at(np.repeat(table[r][None], len(read), axis=0), read)
         return out
 
     def table(self) -> np.ndarray:
@@ -177,8 +191,8 @@ LOWEST, HIGHEST = float(COVERAGE_GRID[0]), float(COVERAGE_GRID[-1])
 
 @dataclass
 class AdaptiveCoverage:
-    """Adaptive conformal inference over `ConformalOffsets`: per offsets row (segment) and tracked nominal
-    coverage c, the coverage the offsets are read at is 1 - a, and every delivery moves it,
+    """Adaptive conformal inference over `ConformalOffsets`: per pool (`ConformalOffsets.pools`) and tracked
+    nominal coverage c, the coverage the offsets are read at is 1 - a, and every delivery moves it,
     a <- a + step * ((1 - c) - missed), where `missed` says whether the delivery fell outside the window read
     at the current level. Whatever the drift, the share of deliveries outside their windows then tends to
     1 - c over time (Gibbs & Candès 2021, Prop. 4.1), clipped here to the calibrated grid (50-99%).
@@ -187,7 +201,7 @@ class AdaptiveCoverage:
     lowest and above the highest, as much as that one), and never read lower than a window stated at a lower
     coverage: windows stay nested, a conservative promise never narrower than the default one."""
 
-    levels: dict[tuple[str, float], float] = field(default_factory=dict)  # (row name, nominal) -> 1 - a
+    levels: dict[tuple[str, float], float] = field(default_factory=dict)  # (pool, nominal) -> 1 - a
     step: float = ACI_STEP
 
     def level(self, row: str, nominal: float) -> float:
@@ -223,16 +237,15 @@ class AdaptiveCoverage:
         below = np.where(tracked[None, :] <= nominal[:, None] + 1e-12, read[None, : len(tracked)], LOWEST)
         return np.maximum(read[len(tracked) :], below.max(axis=1))
 
-    def observe(self, row: str, score: float, conformal: ConformalOffsets) -> dict[float, float]:
-        """One delivery's CQR score in the offsets row called `row`: moves and returns the row's level at
-        every tracked coverage."""
-        grid = conformal.grid_named(row)
+    def observe(self, pool: str, score: float, grid: np.ndarray) -> dict[float, float]:
+        """One delivery's CQR score, its window's offsets on the grid (`ConformalOffsets.grid_named`) and its
+        pool: moves and returns the pool's level at every tracked coverage."""
         moved = {}
         for nominal in TRACKED_COVERAGES:
-            level = self.level(row, nominal)
+            level = self.level(pool, nominal)
             missed = float(score > _offset_at(grid, level))
             level = min(max(level - self.step * ((1 - nominal) - missed), LOWEST), HIGHEST)
-            self.levels[(row, nominal)] = moved[nominal] = level
+            self.levels[(pool, nominal)] = moved[nominal] = level
         return moved
 
 

@@ -37,15 +37,16 @@ def load_levels(session: Session, version: str, segments: list[str] | None = Non
 
 
 def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, frame: pd.DataFrame) -> None:
-    """Move the levels of the delivered shipment's segment by its score (`frame`: the shipment as a contract
-    row). Nothing without a calibrated transit model or with a delivery before creation."""
+    """Move the levels of the delivered shipment's pool (its carrier's, see `ConformalOffsets.pools`) by its
+    score (`frame`: the shipment as a contract row). Nothing without a calibrated transit model or with a
+    delivery before creation."""
     if bundle.conformal is None or bundle.quantile_models is None or shipment.delivered_at is None:
         return
     hours = (shipment.delivered_at - shipment.created_at).total_seconds() / 3600
     if hours < 0:
         return
     score = float(bundle.window_scores(frame, np.array([hours]))[0])
-    segment, version = str(bundle.window_rows(frame)[0]), model_version(bundle)
+    segment, version = str(bundle.window_pools(frame)[0]), model_version(bundle)  # the levels' `segment`
     fresh = [
         {"model_version": version, "segment": segment, "coverage": c, "level": c, "deliveries": 0,
          "updated_at": utcnow()}
@@ -58,7 +59,7 @@ def observe_delivery(session: Session, bundle: ModelBundle, shipment: Shipment, 
         .with_for_update()
     ).all()
     online = AdaptiveCoverage({(r.segment, r.coverage): r.level for r in rows})
-    moved = online.observe(segment, score, bundle.conformal)
+    moved = online.observe(segment, score, bundle.conformal.grid_named(str(bundle.window_rows(frame)[0])))
     for r in rows:
         r.level = moved[r.coverage]
         r.deliveries += 1

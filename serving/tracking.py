@@ -233,8 +233,8 @@ def _apply_prediction(
     if events:
         pred = bundle.predict_progress(frame, _scans(s, events), pd.Timestamp(_moment(s, now))).iloc[0]
     else:
-        segments = list(bundle.window_rows(frame)) if bundle.conformal is not None else []
-        online = load_levels(session, model_version(bundle), segments)
+        pools = list(bundle.window_pools(frame)) if bundle.conformal is not None else []
+        online = load_levels(session, model_version(bundle), pools)
         pred = bundle.predict(frame, online=online).iloc[0]
     for col in ("eta_p50", "window_start", "window_end"):
         setattr(s, col, None if pd.isna(pred[col]) else pred[col].to_pydatetime())

@@ -12,7 +12,7 @@ import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,9 +38,9 @@ class Readiness(BaseModel):
 
 
 class WindowLevelInfo(BaseModel):
-    """Where online calibration reads one segment's windows for a stated coverage (see the README)."""
+    """Where online calibration reads one pool's windows for a stated coverage (see the README)."""
 
-    segment: str
+    segment: str = Field(description="the pool: `carrier=…` (all the carrier's segments) or `overall`")
     coverage: float
     read_at: float
     deliveries: int
@@ -85,7 +85,7 @@ def metrics(metrics: MetricsDep) -> Response:
 
 @router.get("/v1/model")
 def model_info(model: ModelDep, session: SessionDep) -> ModelInfo:
-    """The model in service and, per segment, the levels online calibration has moved its windows to."""
+    """The model in service and, per carrier, the levels online calibration has moved its windows to."""
     if model is None:
         return ModelInfo(loaded=False)
     meta = model.bundle.metadata

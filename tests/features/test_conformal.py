@@ -69,7 +69,7 @@ def online_coverage(calibration: np.ndarray, stream: np.ndarray, nominal: float 
     for score in stream:
         level = online.effective(np.array(["overall"]), nominal)
         inside.append(score <= ConformalOffsets.at(offsets.table()[:1], level)[0])
-        online.observe("overall", float(score), offsets)
+        online.observe("overall", float(score), offsets.overall)
     return float(np.mean(inside))
 
 
@@ -92,7 +92,7 @@ def test_online_levels_stay_near_nominal_on_exchangeable_scores_and_within_the_g
     offsets = ConformalOffsets.fit(np.arange(500.0), {})
     online = AdaptiveCoverage()
     for _ in range(3000):
-        online.observe("overall", 1e9, offsets)  # every delivery outside any window
+        online.observe("overall", 1e9, offsets.overall)  # every delivery outside any window
     assert online.level("overall", 0.8) == COVERAGE_GRID[-1]
     assert online.effective(np.array(["overall", "never seen"]), 0.85).tolist() == [COVERAGE_GRID[-1], 0.85]
 
@@ -163,3 +163,29 @@ def test_one_coverage_is_read_as_the_array_of_coverages_is() -> None:
         nominal = np.concatenate([COVERAGE_GRID, rng.uniform(0.3, 1.0, 20)])
         one_by_one = [online.effective_one("r", float(c)) for c in nominal]
         np.testing.assert_allclose(one_by_one, online.read_at("r", nominal))
+
+
+def test_a_carriers_segments_share_one_online_level_learned_from_all_its_deliveries() -> None:
+    rng = np.random.default_rng(12)
+    scores = rng.normal(size=1200)
+    fine = np.array(["c/a"] * 500 + ["c/b"] * 500 + ["d/a"] * 200, dtype=object)
+    carrier = np.array(["c"] * 1000 + ["d"] * 200, dtype=object)
+    fitted = ConformalOffsets.fit(scores, {"segment": fine, "carrier": carrier})
+    asked = {"segment": np.array(["c/a", "c/b", "c/new", "e/a"]), "carrier": np.array(["c", "c", "c", "e"])}
+    assert fitted.row_names(fitted.rows(asked, 4)).tolist() == [
+        "segment=c/a",
+        "segment=c/b",
+        "overall",
+        "overall",
+    ]
+    assert fitted.pools(asked, 4).tolist() == ["carrier=c", "carrier=c", "overall", "overall"]
+    online = AdaptiveCoverage()
+    for _ in range(200):  # late deliveries in segment c/a only
+        online.observe("carrier=c", 1e9, fitted.grid_named("segment=c/a"))
+    both = {"segment": np.array(["c/a", "c/b"]), "carrier": np.array(["c", "c"])}
+    moved, calibrated = fitted.grids(both, 2, online), fitted.grids(both, 2)
+    assert (moved[:, AT_80] > calibrated[:, AT_80]).all()  # c/b's windows widen too
+    np.testing.assert_array_equal(moved[1], ConformalOffsets.at(
+        np.repeat(fitted.grid_named("segment=c/b")[None], len(COVERAGE_GRID), axis=0),
+        online.read_grid("carrier=c"),
+    ))  # fmt: skip

@@ -23,7 +23,7 @@ def replay(
         return {c: bundle.predict(shipments, c, weather) for c in coverages}, online
     hours = transit_hours(shipments)
     done = ~np.isnan(hours)
-    rows = bundle.window_rows(shipments)
+    rows, pools = bundle.window_rows(shipments), bundle.window_pools(shipments)
     scores = bundle.window_scores(shipments[done], hours[done], weather)
     delivered = pd.to_datetime(shipments["delivered_at"], utc=True)
     moments = pd.concat([delivered[done], created], ignore_index=True).dt.tz_convert(None).to_numpy()
@@ -35,9 +35,9 @@ def replay(
         i = index[k]
         if is_creation[k]:
             for c in coverages:
-                read_at[c][i] = online.effective_one(rows[i], c)
+                read_at[c][i] = online.effective_one(pools[i], c)
         else:
-            online.observe(rows[i], float(score_of[i]), bundle.conformal)
+            online.observe(pools[i], float(score_of[i]), bundle.conformal.grid_named(rows[i]))
     return {c: bundle.predict(shipments, c, weather, read_at=read_at[c]) for c in coverages}, online
 
 
