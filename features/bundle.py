@@ -164,6 +164,8 @@ class ModelBundle:
         bundle = joblib.load(path / BUNDLE_FILE if path.is_dir() else path)
         if not isinstance(bundle, ModelBundle):
             raise TypeError(f"{path} does not hold a model bundle")
+        if not hasattr(bundle.features, "daily_"):
+            raise TypeError(f"{path} holds a bundle saved before the history was kept day by day: retrain it")
         return bundle
 
     # ---- prediction ---------------------------------------------------------------------------------

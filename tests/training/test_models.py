@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -265,3 +267,11 @@ def test_in_flight_etas_come_from_the_creation_windows_where_those_predict_bette
     bundle.progress_from_creation = frozenset()
     model = evaluate_progress(bundle, split.test, None, 0.8, None)
     assert chosen["mae_hours"] < 0.01 < 1.0 < model["mae_hours"] and chosen["coverage"] > 0.9
+
+
+def test_a_bundle_saved_before_the_history_was_kept_by_day_is_refused_with_a_reason(fitted, tmp_path) -> None:
+    bundle, _ = fitted
+    old = copy.deepcopy(bundle)
+    del old.features.daily_  # what a bundle saved by an earlier version lacks
+    with pytest.raises(TypeError, match="retrain"):
+        ModelBundle.load(old.save(tmp_path))
