@@ -236,6 +236,11 @@ class FeatureBuilder:
         known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])
         self.__dict__["_recorded"] = _Recorded(counts, known, {})
 
+    def known_through(self) -> int:
+        """The last day (UTC day number) whose outcomes the history knows: the data's, or the latest delivery
+        a service recorded."""
+        return self._known().known_day
+
     def history_as_of(self, day: int) -> dict[str, GroupSnapshot]:
         """Every group's history as seen on `day` (outcomes of earlier days only), cached for recent days."""
         service = self._known()
@@ -266,7 +271,7 @@ class FeatureBuilder:
         cols = as_columns(data)
         keys = group_keys(cols)
         seconds, known = utc_seconds(cols["created_at"])
-        latest = self._known().known_day + 1  # the day after the last one whose outcomes are known
+        latest = self.known_through() + 1
         days = np.where(known, np.clip(seconds // 86400, self.history_day_, latest), latest)
         if len(days) and (days == days[0]).all():  # one day (a request): no per-day split
             snapshots = self.history_as_of(int(days[0]))

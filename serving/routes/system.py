@@ -7,6 +7,7 @@ model's name, version, training windows and headline test metrics, never paths o
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from typing import Any, Literal
@@ -52,6 +53,11 @@ class ModelInfo(ModelStatus):
     windows: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
     window_levels: list[WindowLevelInfo] = []
+    history_through: dt.date | None = Field(
+        default=None,
+        description="the last day whose outcomes the lane and carrier history knows: the model's data, then "
+        "the deliveries the service recorded",
+    )
 
 
 def model_status(model: LoadedModel | None) -> ModelStatus:
@@ -97,6 +103,7 @@ def model_info(model: ModelDep, session: SessionDep) -> ModelInfo:
         trained_at=meta.get("trained_at"),
         windows=meta.get("windows"),
         metrics=meta.get("metrics"),
+        history_through=dt.date(1970, 1, 1) + dt.timedelta(days=model.bundle.features.known_through()),
         window_levels=[
             WindowLevelInfo(segment=r.segment, coverage=r.coverage, read_at=r.level, deliveries=r.deliveries)
             for r in session.scalars(

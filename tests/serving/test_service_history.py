@@ -65,3 +65,5 @@ def test_deliveries_the_service_recorded_enter_later_shipments_history(
         for field in ("window_start", "window_end"):
             assert pd.Timestamp(answer[field]) == expected[field][0]
     assert after["window_end"] != before["window_end"]  # the slow week moved it
+    last = max(s["delivered_at"] for s in sent)
+    assert client.get("/v1/model").json()["history_through"] == last.date().isoformat()
