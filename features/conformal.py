@@ -104,17 +104,19 @@ class ConformalOffsets:
                 rows[i] = level_index.get(key, rows[i])
         return np.array(rows, dtype=int)
 
-    def pools(self, segments: dict[str, np.ndarray], n: int) -> np.ndarray:
+    def pools(self, segments: dict[str, np.ndarray], n: int, rows: np.ndarray | None = None) -> np.ndarray:
         """The online level each of n rows' windows are read at: their key at the coarsest level (the
-        carrier's) where their offsets are a segment's, `overall` where they are the overall offsets."""
+        carrier's) where their offsets are a segment's, `overall` where they are the overall offsets
+        (`rows`: their `rows`, if already known)."""
+        rows = self.rows(segments, n) if rows is None else rows
         if not segments:
             return np.full(n, "overall", dtype=object)
         level, keys = list(segments.items())[-1]
         named = np.array([f"{level}={key}" for key in keys], dtype=object)
-        return np.where(self.rows(segments, n) == 0, "overall", named)
+        return np.where(rows == 0, "overall", named)
 
     def row_names(self, rows: np.ndarray) -> np.ndarray:
-        """The stable names of table rows: `overall` or `level=key` (what online levels are kept under)."""
+        """The stable names of table rows: `overall` or `level=key`."""
         return self._stack().names[rows]
 
     def grid_named(self, name: str) -> np.ndarray:
@@ -130,7 +132,7 @@ class ConformalOffsets:
         rows, table = self.rows(segments, n), self.table()
         if online is None or not online.levels:
             return table[rows]
-        pools = self.pools(segments, n)
+        pools = self.pools(segments, n, rows)
         out = np.empty((n, table.shape[1]))
         for pool in np.unique(pools):
             read = online.read_grid(str(pool))
@@ -204,34 +206,36 @@ class AdaptiveCoverage:
     levels: dict[tuple[str, float], float] = field(default_factory=dict)  # (pool, nominal) -> 1 - a
     step: float = ACI_STEP
 
-    def level(self, row: str, nominal: float) -> float:
-        return self.levels.get((row, nominal), nominal)
+    def level(self, pool: str, nominal: float) -> float:
+        return self.levels.get((pool, nominal), nominal)
 
-    def effective(self, rows: np.ndarray, nominal: float) -> np.ndarray:
-        """The coverage to read each row's offsets at for a window stated at `nominal`."""
-        return np.array([self.effective_one(r, nominal) for r in rows], dtype=float)
+    def effective(self, pools: np.ndarray, nominal: float) -> np.ndarray:
+        """The coverage to read each row's offsets at for a window stated at `nominal` (`pools`: each row's
+        pool)."""
+        return np.array([self.effective_one(p, nominal) for p in pools], dtype=float)
 
-    def effective_one(self, row: str, nominal: float) -> float:
+    def effective_one(self, pool: str, nominal: float) -> float:
         """`read_at` for a single coverage, without array overhead (the test-window replay asks it for every
         shipment)."""
-        moves = [self.level(row, c) - c for c in TRACKED_COVERAGES]
+        moves = [self.level(pool, c) - c for c in TRACKED_COVERAGES]
 
         def read(c: float) -> float:
             return min(max(c + _interp(c, TRACKED_COVERAGES, moves), LOWEST), HIGHEST)
 
         return max([read(nominal), *(read(c) for c in TRACKED_COVERAGES if c <= nominal + 1e-12)])
 
-    def read_grid(self, row: str) -> np.ndarray:
-        """The coverage row `row`'s offsets are read at for a window stated at each coverage on the grid."""
-        return self.read_at(row, COVERAGE_GRID)
+    def read_grid(self, pool: str) -> np.ndarray:
+        """The coverage the offsets of pool `pool` are read at for a window stated at each coverage on the
+        grid."""
+        return self.read_at(pool, COVERAGE_GRID)
 
-    def read_at(self, row: str, nominal: np.ndarray) -> np.ndarray:
-        """The coverage row `row`'s offsets are read at for windows stated at the `nominal` coverages: each
-        moved by the interpolated move of the tracked coverages, within the grid, and at least as high as
-        for any lower tracked coverage (the reading is piecewise linear between the tracked coverages, so
+    def read_at(self, pool: str, nominal: np.ndarray) -> np.ndarray:
+        """The coverage the offsets of pool `pool` are read at for windows stated at the `nominal` coverages:
+        each moved by the interpolated move of the tracked coverages, within the grid, and at least as high
+        as for any lower tracked coverage (the reading is piecewise linear between the tracked coverages, so
         that makes it non-decreasing)."""
         tracked = np.array(TRACKED_COVERAGES)
-        moves = [self.level(row, c) - c for c in TRACKED_COVERAGES]
+        moves = [self.level(pool, c) - c for c in TRACKED_COVERAGES]
         points = np.concatenate([tracked, nominal])
         read = np.clip(points + np.interp(points, tracked, moves), LOWEST, HIGHEST)
         below = np.where(tracked[None, :] <= nominal[:, None] + 1e-12, read[None, : len(tracked)], LOWEST)
