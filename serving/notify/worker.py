@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.db.migrate import upgrade
 from serving.db.session import make_engine, session_factory
+from serving.history import HistoryRefresher
 from serving.model_store import ModelHolder
 from serving.notify.dispatcher import Dispatcher
 from serving.settings import Settings
@@ -71,6 +72,10 @@ def run_dispatcher(settings: Settings) -> int:
     factory = session_factory(engine)
     holder = ModelHolder(settings.model_uri, settings.mlflow_tracking_uri, settings.model_poll_seconds)
     holder.start()
+    history = HistoryRefresher(
+        factory, holder, settings.history_seconds
+    )  # the sweep's features, as the API's
+    history.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -84,6 +89,7 @@ def run_dispatcher(settings: Settings) -> int:
         dispatcher.run(stop, sweeper(factory, holder, settings))
     finally:
         dispatcher.close()
+        history.stop()
         holder.stop()
         engine.dispose()
     return 0
