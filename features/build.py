@@ -82,7 +82,7 @@ def utc_day(stamps: pd.Series) -> np.ndarray:
 
 
 class _Recorded(NamedTuple):
-    daily: dict[str, pd.DataFrame]  # per grouping, counts the service recorded after the bundle's data
+    daily: dict[str, pd.DataFrame]  # per grouping, the bundle's counts and those a service recorded after
     known_day: int  # the last day whose outcomes are known (the bundle's, or the service's latest delivery)
     by_day: dict[int, dict[str, GroupSnapshot]]  # the histories asked so far, by day
 
@@ -234,7 +234,11 @@ class FeatureBuilder:
         counts = {name: daily_since(c, self.known_day_ + 1) for name, c in recorded.items()}
         delivered = [c[c.index.get_level_values("slot") < PROMISED] for c in counts.values()]
         known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])
-        self.__dict__["_recorded"] = _Recorded(counts, known, {})
+        daily = {
+            name: add_daily(own, counts[name]) if len(counts.get(name, ())) else own
+            for name, own in self.daily_.items()
+        }
+        self.__dict__["_recorded"] = _Recorded(daily, known, {})
 
     def known_through(self) -> int:
         """The last day (UTC day number) whose outcomes the history knows: the data's, or the latest delivery
@@ -243,25 +247,24 @@ class FeatureBuilder:
 
     def history_as_of(self, day: int) -> dict[str, GroupSnapshot]:
         """Every group's history as seen on `day` (outcomes of earlier days only), cached for recent days."""
-        service = self._known()
-        snapshots = service.by_day.get(day)
+        known = self._known()
+        snapshots = known.by_day.get(day)
         if snapshots is None:
-            daily = {
-                name: add_daily(counts, service.daily[name]) if len(service.daily.get(name, ())) else counts
-                for name, counts in self.daily_.items()
+            snapshots = {
+                name: snapshot_from_daily(d, day, self.window_days) for name, d in known.daily.items()
             }
-            snapshots = {name: snapshot_from_daily(d, day, self.window_days) for name, d in daily.items()}
-            if len(service.by_day) >= HISTORY_CACHE_DAYS:
-                service.by_day.pop(next(iter(service.by_day)), None)
-            service.by_day[day] = snapshots
+            if len(known.by_day) >= HISTORY_CACHE_DAYS:
+                known.by_day.pop(next(iter(known.by_day)), None)
+            known.by_day[day] = snapshots
         return snapshots
 
     def _known(self) -> _Recorded:
-        """What the service recorded (nothing offline), with the histories asked of it so far."""
-        service = self.__dict__.get("_recorded")
-        if service is None:
-            service = self.__dict__["_recorded"] = _Recorded({}, self.known_day_, {})
-        return service
+        """The bundle's counts with what a service recorded (nothing offline), and the histories asked of
+        them so far."""
+        known = self.__dict__.get("_recorded")
+        if known is None:
+            known = self.__dict__["_recorded"] = _Recorded(self.daily_, self.known_day_, {})
+        return known
 
     # ---- transforming (training, evaluation and serving) -------------------------------------------
     def matrix(self, data: pd.DataFrame | Columns, weather: pd.DataFrame | None = None) -> np.ndarray:
