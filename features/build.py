@@ -24,7 +24,7 @@ from features.history import (
     PROMISED,
     STATS,
     GroupHistory,
-    GroupSnapshot,
+    HistoryTable,
     add_daily,
     daily_counts,
     daily_since,
@@ -37,7 +37,6 @@ from features.summary import HistorySummary
 GROUPS = ("lane", "carrier_service", "carrier", "network")
 CATEGORICAL = ("carrier", "service", "carrier_service", "origin_country", "destination_country", "lane")
 WEATHER_FIELDS = ("precip_mm", "snow_cm", "wind_kph", "severe_alert")
-HISTORY_CACHE_DAYS = 64  # days whose history `history_as_of` keeps at hand
 PEAK_START_DOY = 319  # ~15 November
 
 
@@ -84,7 +83,7 @@ def utc_day(stamps: pd.Series) -> np.ndarray:
 class _Recorded(NamedTuple):
     daily: dict[str, pd.DataFrame]  # per grouping, the bundle's counts and those a service recorded after
     known_day: int  # the last day whose outcomes are known (the bundle's, or the service's latest delivery)
-    by_day: dict[int, dict[str, GroupSnapshot]]  # the histories asked so far, by day
+    by_day: dict[int, dict[str, HistoryTable]]  # the histories asked so far, by day (a few kB per group)
 
 
 def _last_day(daily: pd.DataFrame) -> int:
@@ -245,16 +244,16 @@ class FeatureBuilder:
         a service recorded."""
         return self._known().known_day
 
-    def history_as_of(self, day: int) -> dict[str, GroupSnapshot]:
-        """Every group's history as seen on `day` (outcomes of earlier days only), cached for recent days."""
+    def history_as_of(self, day: int) -> dict[str, HistoryTable]:
+        """Every group's history as seen on `day` (outcomes of earlier days only), kept for every day asked:
+        days are asked between the end of training and the day after the last known outcome, so they are
+        few, and a service's refresh starts again from none."""
         known = self._known()
         snapshots = known.by_day.get(day)
         if snapshots is None:
             snapshots = {
-                name: snapshot_from_daily(d, day, self.window_days) for name, d in known.daily.items()
+                name: snapshot_from_daily(d, day, self.window_days).table() for name, d in known.daily.items()
             }
-            if len(known.by_day) >= HISTORY_CACHE_DAYS:
-                known.by_day.pop(next(iter(known.by_day)), None)
             known.by_day[day] = snapshots
         return snapshots
 

@@ -46,7 +46,7 @@ def quantiles_from_hist(counts: np.ndarray, qs: tuple[float, ...]) -> np.ndarray
 
 @dataclass
 class GroupSnapshot:
-    """What one group key knew at the end of training: counts that the same statistics code reads."""
+    """What each group key knew on one day: counts that the same statistics code reads."""
 
     keys: dict[str, int]
     hist: np.ndarray  # (groups, bins) deliveries in the window
@@ -54,22 +54,27 @@ class GroupSnapshot:
     on_time: np.ndarray  # (groups,) of which on time
     volume: np.ndarray  # (groups,) shipments created in the last 28 days
 
-    def stats(self, keys: np.ndarray) -> np.ndarray:
-        """The history features (columns in `STATS` order) of each row's group; those of an empty history for
-        a group never seen. Read from a per-group table computed once, so one row costs a look-up."""
-        table = self.__dict__.get("_table")
-        if table is None:
-            counts = [
-                np.concatenate([a, np.zeros((1, *a.shape[1:]), a.dtype)])
-                for a in (self.hist, self.promised, self.on_time, self.volume)
-            ]
-            stats = stats_from_counts(*counts)
-            table = self.__dict__["_table"] = np.column_stack([np.asarray(stats[s], float) for s in STATS])
-        g = np.fromiter((self.keys.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        return table[g]  # -1, a group never seen, is the empty history's row
+    def table(self) -> HistoryTable:
+        """The history features of every group, computed once."""
+        counts = [
+            np.concatenate([a, np.zeros((1, *a.shape[1:]), a.dtype)])
+            for a in (self.hist, self.promised, self.on_time, self.volume)
+        ]
+        stats = stats_from_counts(*counts)
+        return HistoryTable(self.keys, np.column_stack([np.asarray(stats[s], float) for s in STATS]))
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_table"}  # a cache, rebuilt after loading
+
+@dataclass
+class HistoryTable:
+    """Each group key's history features on one day, a row per key (columns in `STATS` order) and a last row
+    for a key never seen (an empty history): a shipment costs a look-up."""
+
+    keys: dict[str, int]
+    rows: np.ndarray  # (groups + 1, len(STATS))
+
+    def stats(self, keys: np.ndarray) -> np.ndarray:
+        g = np.fromiter((self.keys.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        return self.rows[g]
 
 
 def empty_counts(n: int) -> tuple[np.ndarray, ...]:

@@ -58,7 +58,7 @@ def evaluate_bundle(
     metrics = evaluate(split.test, predictions, split.train, coverage=coverage)
     metrics["windows"] = split.windows()
     metrics["calibration"] = {
-        "online": "adaptive conformal inference over the split-conformal offsets, step 0.005",
+        "online": "adaptive conformal inference over the conformal offsets, a level per carrier, step 0.005",
         "offline_only": window_coverage(split.test, bundle.predict(split.test, coverage, weather)),
     }
     calibrated_on = bundle.predict(split.calibrate, coverage, weather)
