@@ -11,7 +11,7 @@ import pytest
 
 from features.contract import SHIPMENT_COLUMNS, UTC_TS, Validated
 from training.__main__ import main
-from training.importers import FORMATS, import_dataset, scms, validate_read
+from training.importers import FORMATS, import_dataset, scms, truck_trips, validate_read
 from training.importers._parse import INDIA_BBOX, REJECT_REASON, lat_lon_pair, local_times_utc, read_raw_csv
 
 pytestmark = [pytest.mark.realdata]
@@ -163,8 +163,8 @@ def test_truck_reader_times_flags_and_the_gps_ping(tmp_path: Path) -> None:
         "customerNameCode": "C",
         "supplierNameCode": "S",
     }
-    rows = pd.DataFrame([base, base, base])
-    rows["BookingID"] = ["B1", "B2", "B3"]
+    rows = pd.DataFrame([base] * 5)
+    rows["BookingID"] = ["B1", "B2", "B3", "B4", "B5"]
     rows.loc[1, ["trip_start_date", "ontime", "delay"]] = ["2020-08-01 09:59:30", "G", "R"]  # clock skew
     rows.loc[2, ["Planned_ETA", "actual_eta", "ontime", "delay"]] = [
         "1899-12-30 08:58:00.000",
@@ -172,10 +172,14 @@ def test_truck_reader_times_flags_and_the_gps_ping(tmp_path: Path) -> None:
         "",
         "R",
     ]
+    # closed at booking: 110 km in 7 minutes; ~240 km in a straight line in 2 hours (no route distance)
+    rows.loc[3, ["TRANSPORTATION_DISTANCE_IN_KM", "actual_eta"]] = ["110", "2020-08-01 10:07:00.500"]
+    rows.loc[4, "actual_eta"] = "2020-08-01 12:00:00.500"
     path = tmp_path / "trucks.csv"
     rows.to_csv(path, index=False)
     result = import_dataset("truck-trips", path)
-    assert result.n_rejected == 0
+    assert result.reasons == {truck_trips.TOO_FAST: 2}
+    assert set(result.rejected["shipment_id"]) == {"truck-B4", "truck-B5"}
     v = result.valid.set_index("shipment_id")
     assert v.loc["truck-B1", "delivered_at"] == pd.Timestamp("2020-08-02 04:30:00.123", tz="UTC")
     assert not v.loc["truck-B1", "delivered_late"]  # from the timestamps
@@ -312,6 +316,10 @@ def test_truck_trips(imported) -> None:
     )
     assert (v["shipped_at"].dropna() >= v.loc[v["shipped_at"].notna(), "created_at"]).all()
     assert v["delivered_at"].max() <= pd.Timestamp("2020-08-28 12:05:08", tz=IST)  # nothing after the export
+    # no arrival sooner than 80 km/h over the route allows; the bookings closed at once are rejected
+    hours = (v["delivered_at"] - v["created_at"]).dt.total_seconds() / 3600
+    assert not (v["distance_km"] > truck_trips.MAX_TRUCK_KMH * hours).any()
+    assert result.reasons[truck_trips.TOO_FAST] == 115 and (hours.dropna() < 0.5).sum() < 5
     assert set(v["attr_market_regular"]) == {"market", "regular"}
     assert not v["attr_vehicle_type"].str.contains("|", regex=False).any()
 

@@ -16,6 +16,12 @@ epoch 1899-12-30 (a time without a date) are missing.
   `trip_end_date` (empty in 44 rows, before the trip start in 42) is no cleaner alternative and is not used.
   An `actual_eta` after the export itself (the last `Data_Ping_time` in the file) is a forecast, not an
   arrival: that trip was still in flight, so `delivered_at` is left empty.
+  An arrival sooner after the booking than a truck can drive the route (above 80 km/h on average, the legal
+  limit for goods vehicles on Indian expressways, over `TRANSPORTATION_DISTANCE_IN_KM`, or the straight line
+  between the coordinates where that is missing) is not an arrival either: the tracker closed the trip at or
+  just after its booking (110 km "delivered" in 7 minutes). 124 rows: 42 of the `VCV…` bookings that begin
+  in August 2020, the rest spread over both years. They are rejected with "arrival faster than a truck can
+  drive the route".
 - `delivered_late`: from the flags where exactly one of `ontime`=G / `delay`=R is set (R -> late); rows with
   both or neither flag get no flag. The contract re-derives it from the timestamps wherever both
   `promised_at` and `delivered_at` exist, so the flag only matters for trips without an arrival time.
@@ -42,8 +48,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from features.geo import haversine_km
 from training.importers._parse import (
     INDIA_BBOX,
     label,
@@ -51,12 +59,15 @@ from training.importers._parse import (
     local_times_utc,
     number,
     read_raw_csv,
+    reject,
     text,
     within,
 )
 
 TZ = "Asia/Kolkata"
 CLOCK_SKEW = pd.Timedelta(hours=1)
+MAX_TRUCK_KMH = 80.0
+TOO_FAST = "arrival faster than a truck can drive the route"
 
 
 def city(location: pd.Series) -> pd.Series:
@@ -89,7 +100,11 @@ def read(path: Path) -> pd.DataFrame:
     org_lat, org_lon = within(*lat_lon_pair(raw["Org_lat_lon"]), INDIA_BBOX)
     des_lat, des_lon = within(*lat_lon_pair(raw["Des_lat_lon"]), INDIA_BBOX)
     distance = number(raw["TRANSPORTATION_DISTANCE_IN_KM"])
-    return pd.DataFrame(
+    distance = distance.where(distance > 0)
+    coords = (c.to_numpy(dtype=float, na_value=np.nan) for c in (org_lat, org_lon, des_lat, des_lon))
+    route_km = distance.fillna(pd.Series(haversine_km(*coords), index=raw.index))
+    hours = (arrived - created).dt.total_seconds() / 3600
+    out = pd.DataFrame(
         {
             "shipment_id": "truck-" + text(raw["BookingID"]),
             "carrier": text(raw["supplierNameCode"]),
@@ -107,7 +122,7 @@ def read(path: Path) -> pd.DataFrame:
             "promised_at": times["Planned_ETA"],
             "delivered_at": arrived,
             "delivered_late": flag,
-            "distance_km": distance.where(distance > 0),
+            "distance_km": distance,
             "attr_market_regular": label(raw["Market/Regular "]),
             "attr_vehicle_type": text(raw["vehicleType"])
             .str.replace("|", "/")
@@ -119,3 +134,5 @@ def read(path: Path) -> pd.DataFrame:
         },
         index=raw.index,
     )
+    reject(out, (hours >= 0) & (route_km > MAX_TRUCK_KMH * hours), TOO_FAST)  # before booking: the contract's
+    return out
