@@ -49,7 +49,11 @@ def evaluate_bundle(
     bundle: ModelBundle, split: Split, coverage: float, weather: pd.DataFrame | None
 ) -> tuple:
     """Metrics of the test window replayed as the service lives it (windows at the online calibration levels
-    reached before each shipment's creation), with the windows at the calibrated levels alone beside them."""
+    reached before each shipment's creation, the lane and carrier history with every outcome the split's
+    shipments had by then), with the windows at the calibrated levels alone beside them. A bundle fitted on
+    this split knows those outcomes already; an older one (the champion a candidate is compared with) learns
+    them here as a service running it would have recorded them."""
+    bundle.features.set_service_history(pd.concat([split.train, split.calibrate, split.test]))
     online, _ = replay(bundle, split.test, tuple(sorted({coverage, 0.9, 0.95})), weather)
     predictions = online[coverage]
     for c in (0.9, 0.95):
@@ -222,6 +226,7 @@ def run_predict(
 ) -> int:
     bundle = registry.load_bundle(model_uri)
     shipments = read_history(history_path)
+    bundle.features.set_service_history(shipments)  # their outcomes after the bundle's data, as a service's
     predictions = bundle.predict(shipments, coverage=coverage, weather=read_weather(weather_path))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_parquet(out_path, index=False)

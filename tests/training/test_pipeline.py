@@ -18,8 +18,9 @@ from mlflow.tracking import MlflowClient
 
 from tests.factories import make_shipments
 from training.__main__ import main
-from training.pipeline import PREDICTION_COLUMNS
+from training.pipeline import PREDICTION_COLUMNS, evaluate_bundle, read_history
 from training.registry import OUTCOME_COLUMNS, jsonable, load_bundle, pip_requirements
+from training.split import time_split
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,64 @@ def test_predict_gives_every_shipment_a_row_in_the_contract(history, tracking, c
     assert list(pred["shipment_id"]) == list(new["shipment_id"])
     assert (pred["prediction_source"] == "model").all() and pred["eta_p50"].notna().all()
     assert (pred["coverage"] == 0.8).all() and str(pred["eta_p50"].dt.tz) == "UTC"
+
+
+def test_predict_reads_the_outcomes_before_each_shipment_in_its_file_as_a_service_would(
+    history, tracking, capsys, tmp_path
+) -> None:
+    """Shipments after the model's data: their outcomes join the lane and carrier history from the day after
+    each happened (the service's history, `set_service_history`), so a slowdown shows in later predictions,
+    while no prediction moves when outcomes after its shipment's creation day change."""
+    train(history, capsys)
+    bundle = load_bundle("models:/eta@champion")
+    start = pd.Timestamp.fromordinal(
+        pd.Timestamp(0, tz="UTC").toordinal() + bundle.features.known_through() + 2
+    ).tz_localize("UTC")
+    new = make_shipments(600, seed=14, days=40).sort_values("created_at", ignore_index=True)
+    shift = start - pd.Timestamp("2024-01-01", tz="UTC")
+    for col in ("created_at", "promised_at", "delivered_at"):
+        new[col] += shift
+    slow = new["carrier"] == "slow"
+    new.loc[slow, "delivered_at"] = new["created_at"] + 3 * (new["delivered_at"] - new["created_at"])
+
+    def predict(frame: pd.DataFrame) -> pd.DataFrame:
+        path, out = tmp_path / "new.parquet", tmp_path / "predictions.parquet"
+        frame.to_parquet(path)
+        assert (
+            main(["predict", "--model", "models:/eta@champion", "--history", str(path), "--out", str(out)])
+            == 0
+        )
+        return pd.read_parquet(out)
+
+    pred, own = predict(new), bundle.predict(new)
+    hours = {
+        name: (p["eta_p50"] - new["created_at"]).dt.total_seconds() / 3600
+        for name, p in (("file", pred), ("own", own))
+    }
+    later = slow & (new["created_at"] > start + pd.Timedelta(days=25))
+    assert hours["file"][later].mean() > hours["own"][later].mean()  # the slowdown, learned as it came
+    cut = start + pd.Timedelta(days=20)
+    changed = new.copy()
+    changed.loc[changed["delivered_at"] >= cut, "delivered_at"] += pd.Timedelta(days=9)
+    early = new["created_at"] < cut.floor("D")
+    pd.testing.assert_frame_equal(predict(changed)[early], pred[early])  # later outcomes are never read
+
+
+def test_an_older_model_is_evaluated_knowing_the_outcomes_a_service_would_have_recorded(
+    history, tracking, capsys, tmp_path
+) -> None:
+    """The champion a candidate is compared with learns the newer split's outcomes as a service running it
+    would have recorded them, not only those of its own data."""
+    older = tmp_path / "older.parquet"
+    full = pd.read_parquet(history)
+    full[full["created_at"] < full["created_at"].min() + pd.Timedelta(days=150)].to_parquet(older)
+    bundle = load_bundle(train(older, capsys))
+    split = time_split(read_history(history))
+    own = bundle.predict(split.test)
+    _, predictions = evaluate_bundle(bundle, split, 0.8, None)
+    last_delivery = pd.concat([split.train, split.calibrate, split.test])["delivered_at"].max()
+    assert bundle.features.known_through() == last_delivery.value // 86_400_000_000_000
+    assert (predictions["eta_p50"].to_numpy() != own["eta_p50"].to_numpy()).mean() > 0.5
 
 
 def test_evaluate_writes_metrics_with_baselines_beside_the_model(history, tracking, capsys, tmp_path) -> None:
