@@ -229,7 +229,10 @@ class FeatureBuilder:
         """The creations and outcomes a service has recorded after the bundle's last known day, replacing
         the ones set before (not saved with the bundle): counted like `add_history`'s, and known up to the
         last day it recorded a delivery on."""
-        recorded = self.daily_counts(shipments) if len(shipments) else {}
+        self.set_recorded_counts(self.daily_counts(shipments) if len(shipments) else {})
+
+    def set_recorded_counts(self, recorded: dict[str, pd.DataFrame]) -> None:
+        """`set_service_history` from the recorded shipments' `daily_counts` (summed over partitions, say)."""
         counts = {name: daily_since(c, self.known_day_ + 1) for name, c in recorded.items()}
         delivered = [c[c.index.get_level_values("slot") < PROMISED] for c in counts.values()]
         known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])

@@ -221,6 +221,35 @@ def test_rescore_writes_each_shipment_in_flight_once_as_one_machine_would_score_
 
 
 @pytest.mark.slow
+def test_a_rescore_with_an_older_model_reads_the_later_outcomes_as_a_service_would(
+    data, client, frames, tmp_path
+) -> None:
+    """A model whose data ended months before the moment: the outcomes in the history after its data's end
+    join its lane and carrier history as a service that recorded them would have them."""
+    h, e = data["history"], data["events"]
+    split = time_split(h[h["created_at"] < h["created_at"].min() + pd.Timedelta(days=240)])
+    older = fit_bundle(
+        split.train, split.calibrate, None, e, TrainConfig(num_boost_round=30), later=split.test
+    )
+    history, events = frames
+    rescore(client, history, events, older, job(tmp_path / "older"), tmp_path / "out")
+
+    predictions = read_parts(tmp_path / "out" / "predictions").sort_values("shipment_id", ignore_index=True)
+    flying = in_flight_at(data, AS_OF)
+    shipments, scans = (
+        h[h["shipment_id"].isin(flying)],
+        e[e["shipment_id"].isin(flying) & (e["occurred_at"] <= AS_OF)],
+    )
+    serviced = ModelBundle.load(older.save(tmp_path / "serviced"))
+    serviced.features.set_service_history(h)
+    for bundle, same in ((serviced, True), (older, False)):
+        whole = score(shipments, scans, bundle, AS_OF, 0.8)[0].sort_values("shipment_id", ignore_index=True)
+        equal = predictions["eta_p50"].to_numpy() == whole["eta_p50"].to_numpy()
+        assert equal.all() if same else (~equal).mean() > 0.5, (~equal).mean()
+    assert older.features.known_through() < serviced.features.known_through()  # the older bundle unchanged
+
+
+@pytest.mark.slow
 def test_a_rescore_that_failed_half_way_resumes_without_losing_or_repeating_a_shipment(
     data, client, frames, bundle, tmp_path
 ) -> None:

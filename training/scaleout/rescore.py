@@ -4,7 +4,9 @@ The shipments in flight at `as_of` (created by then, no `delivered_at`, no deliv
 are split into a fixed number of partitions by a hash of their id, with their scans. Each partition is scored
 on a worker: the creation-time prediction, replaced by the in-transit re-prediction from the latest scan where
 the bundle has an in-transit model, then the alert rules of `features.alerts` (from a fresh alert state: the
-alerts these predictions raise). Its predictions and alerts are written next to each other, each file through
+alerts these predictions raise). The lane and carrier history also counts the outcomes the history holds
+after the bundle's data, as a service that recorded them does (each shipment sees those before its creation
+day). Its predictions and alerts are written next to each other, each file through
 a temporary name and a rename, and the partition is then recorded in `manifest.json`. A re-run with the same
 model, moment and partitions skips the recorded partitions; a partition that failed half-way is written
 again whole, so nothing is lost or counted twice. Workers write the files: on a real cluster `--out` must be
@@ -13,6 +15,8 @@ a directory every worker and the client see (a shared file system).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -29,6 +33,7 @@ from features.bundle import ModelBundle
 from features.contract import EventStatus
 from training.pipeline import PREDICTION_COLUMNS
 from training.scaleout.data import hash_share, read_checked
+from training.scaleout.features import summarise
 
 BUCKET_SALT = 3
 CLOSED = (EventStatus.DELIVERED.value, EventStatus.RETURNED.value)
@@ -163,17 +168,27 @@ def part_name(i: int) -> str:
     return f"part-{i:05d}.parquet"
 
 
+def with_recorded(bundle: ModelBundle, recorded: dict[str, pd.DataFrame]) -> ModelBundle:
+    """A copy of `bundle` (the models shared) whose lane and carrier history also counts the `daily_counts`
+    of `recorded` shipments after its data's end, as a service that recorded them counts them."""
+    features = copy.copy(bundle.features)  # without the caches and what a service recorded
+    features.set_recorded_counts(recorded)
+    return dataclasses.replace(bundle, features=features)
+
+
 def run_part(
     i: int,
     shipments: pd.DataFrame,
     events: pd.DataFrame,
     bundle: ModelBundle,
+    recorded: dict[str, pd.DataFrame],
     job: Job,
     out_dir: str,
     weather: pd.DataFrame | None,
 ) -> dict:
     """Score one partition and write its predictions, then its alerts (on a worker)."""
     as_of = pd.Timestamp(job.as_of)
+    bundle = with_recorded(bundle, recorded)
     predictions, alerts = score(shipments, events, bundle, as_of, job.coverage, weather)
     write_atomically(predictions, Path(out_dir) / "predictions" / part_name(i))
     write_atomically(alerts, Path(out_dir) / "alerts" / part_name(i))
@@ -228,18 +243,20 @@ def rescore(
     todo = [i for i in range(job.partitions) if not manifest.finished(i)]
     if todo:
         as_of, k = pd.Timestamp(job.as_of), job.partitions
-        flying = read_checked(history_path, "shipments").map_partitions(in_flight, as_of)
+        history = read_checked(history_path, "shipments")
+        recorded = summarise(history, bundle.features).daily  # outcomes after the bundle's, as a service's
+        flying = history.map_partitions(in_flight, as_of)
         ids = client.scatter([set(flying["shipment_id"].compute())], broadcast=True)[0]
         scans = read_checked(events_path, "events", ids).map_partitions(scans_until, as_of)
         ship_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in flying.to_delayed()]
         scan_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in scans.to_delayed()]
-        shared = client.scatter([bundle], broadcast=True)[0]
+        shared, shared_recorded = client.scatter([bundle, recorded], broadcast=True)
         tasks = [
             dask.delayed(run_part)(
                 i,
                 dask.delayed(gather)([s[i] for s in ship_parts]),
                 dask.delayed(gather)([s[i] for s in scan_parts]),
-                shared, job, str(out_dir), weather,
+                shared, shared_recorded, job, str(out_dir), weather,
             )
             for i in todo
         ]  # fmt: skip
