@@ -10,27 +10,53 @@ features are computed as of each shipment's creation day (`FeatureBuilder.featur
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.delayed import Delayed
 from distributed import Client
 
-from features.build import FeatureBuilder
-from features.history import GroupHistory
+from features.build import FeatureBuilder, utc_day
+from features.history import GroupHistory, add_daily
 from features.summary import HistorySummary
 
+T = TypeVar("T")
 
-def summarise(frame: dd.DataFrame, builder: FeatureBuilder) -> HistorySummary:
-    """The summary of all partitions, added up pairwise on the cluster."""
-    parts = [dask.delayed(builder.summarise)(p) for p in frame.to_delayed()]
+
+def _pairwise(parts: list[Delayed], combine: Callable[[T, T], T]) -> T:
+    """The partitions' results, added up pairwise on the cluster."""
     if not parts:
         raise ValueError("no history to summarise")
     while len(parts) > 1:
         paired = [parts[i : i + 2] for i in range(0, len(parts), 2)]
-        parts = [dask.delayed(HistorySummary.combine)(*p) if len(p) == 2 else p[0] for p in paired]
-    summary: HistorySummary = parts[0].compute()
-    return summary
+        parts = [dask.delayed(combine)(*p) if len(p) == 2 else p[0] for p in paired]
+    total: T = parts[0].compute()
+    return total
+
+
+def summarise(frame: dd.DataFrame, builder: FeatureBuilder) -> HistorySummary:
+    """The summary of all partitions."""
+    return _pairwise([dask.delayed(builder.summarise)(p) for p in frame.to_delayed()], HistorySummary.combine)
+
+
+def _counts_after(part: pd.DataFrame, builder: FeatureBuilder) -> dict[str, pd.DataFrame]:
+    last = np.fmax(utc_day(part["created_at"]), utc_day(part["delivered_at"]))
+    after = part[last > builder.known_day_]
+    return builder.daily_counts(after) if len(after) else {}
+
+
+def _add_counts(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {name: add_daily(*(c[name] for c in (a, b) if name in c)) for name in a.keys() | b.keys()}
+
+
+def recorded_counts(frame: dd.DataFrame, builder: FeatureBuilder) -> dict[str, pd.DataFrame]:
+    """`builder.daily_counts` of the shipments created or delivered after its last known day (what a
+    service records after the bundle's data; `FeatureBuilder.set_recorded_counts`), over all partitions."""
+    return _pairwise([dask.delayed(_counts_after)(p, builder) for p in frame.to_delayed()], _add_counts)
 
 
 def fit_features(
