@@ -8,7 +8,7 @@ Timestamps (all day precision, stored as midnight UTC of that day: the data have
   `attr_created_from` records which (`po` / `pq`), because the two moments differ and features may need it;
   `attr_quote_to_order_days` is the days from the quote to the PO where both are dates (known when the PO is
   sent; a slow quote-to-order process goes with late deliveries: late-risk ROC-AUC on the calibration window
-  0.732 -> 0.758 with it and `attr_project_code`, the country programme that ordered).
+  0.732 -> 0.762 with it and `attr_project_code`, the country programme that ordered).
   Rows with neither (`N/A - From RDC`, `Date Not Captured`, `Pre-PQ Process`; ~1,900 rows, mostly shipments
   from a regional distribution centre) have a promise and a delivery but no creation moment, which the
   contract does not allow: they are rejected with "no creation date (PO/PQ date not captured)".

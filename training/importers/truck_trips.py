@@ -19,7 +19,7 @@ epoch 1899-12-30 (a time without a date) are missing.
   An arrival sooner after the booking than a truck can drive the route (above 80 km/h on average, the legal
   limit for goods vehicles on Indian expressways, over `TRANSPORTATION_DISTANCE_IN_KM`, or the straight line
   between the coordinates where that is missing) is not an arrival either: the tracker closed the trip at or
-  just after its booking (110 km "delivered" in 7 minutes). 124 rows: 42 of the `VCV…` bookings that begin
+  just after its booking (110 km "delivered" in 7 minutes). 115 rows: 42 of the `VCV…` bookings that begin
   in August 2020, the rest spread over both years. They are rejected with "arrival faster than a truck can
   drive the route".
 - `delivered_late`: from the flags where exactly one of `ontime`=G / `delay`=R is set (R -> late); rows with

@@ -6,11 +6,11 @@ on a worker: the creation-time prediction, replaced by the in-transit re-predict
 the bundle has an in-transit model, then the alert rules of `features.alerts` (from a fresh alert state: the
 alerts these predictions raise). The lane and carrier history also counts the outcomes the history holds
 after the bundle's data, as a service that recorded them does (each shipment sees those before its creation
-day). Its predictions and alerts are written next to each other, each file through
-a temporary name and a rename, and the partition is then recorded in `manifest.json`. A re-run with the same
-model, moment and partitions skips the recorded partitions; a partition that failed half-way is written
-again whole, so nothing is lost or counted twice. Workers write the files: on a real cluster `--out` must be
-a directory every worker and the client see (a shared file system).
+day). Its predictions and alerts are written next to each other, each file through a temporary name and a
+rename, and the partition is then recorded in `manifest.json`. A re-run with the same model, moment and
+partitions skips the recorded partitions; a partition that failed half-way is written again whole, so nothing
+is lost or counted twice. Workers write the files: on a real cluster `--out` must be a directory every worker
+and the client see (a shared file system).
 """
 
 from __future__ import annotations
