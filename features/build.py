@@ -229,10 +229,17 @@ class FeatureBuilder:
         """The creations and outcomes a service has recorded after the bundle's last known day, replacing
         the ones set before (not saved with the bundle): counted like `add_history`'s, and known up to the
         last day it recorded a delivery on."""
-        self.set_recorded_counts(self.daily_counts(shipments) if len(shipments) else {})
+        self.set_recorded_counts(self.recorded_counts(shipments))
+
+    def recorded_counts(self, shipments: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """`daily_counts` of the shipments created or delivered after the bundle's last known day (the
+        others cannot add to what it knows)."""
+        last = np.fmax(utc_day(shipments["created_at"]), utc_day(shipments["delivered_at"]))
+        after = shipments[last > self.known_day_]
+        return self.daily_counts(after) if len(after) else {}
 
     def set_recorded_counts(self, recorded: dict[str, pd.DataFrame]) -> None:
-        """`set_service_history` from the recorded shipments' `daily_counts` (summed over partitions, say)."""
+        """`set_service_history` from `recorded_counts` (summed over partitions, say)."""
         counts = {name: daily_since(c, self.known_day_ + 1) for name, c in recorded.items()}
         delivered = [c[c.index.get_level_values("slot") < PROMISED] for c in counts.values()]
         known = max([self.known_day_, *(_last_day(d) for d in delivered if len(d))])

@@ -20,7 +20,7 @@ import pandas as pd
 from dask.delayed import Delayed
 from distributed import Client
 
-from features.build import FeatureBuilder, utc_day
+from features.build import FeatureBuilder
 from features.history import GroupHistory, add_daily
 from features.summary import HistorySummary
 
@@ -43,20 +43,13 @@ def summarise(frame: dd.DataFrame, builder: FeatureBuilder) -> HistorySummary:
     return _pairwise([dask.delayed(builder.summarise)(p) for p in frame.to_delayed()], HistorySummary.combine)
 
 
-def _counts_after(part: pd.DataFrame, builder: FeatureBuilder) -> dict[str, pd.DataFrame]:
-    last = np.fmax(utc_day(part["created_at"]), utc_day(part["delivered_at"]))
-    after = part[last > builder.known_day_]
-    return builder.daily_counts(after) if len(after) else {}
-
-
 def _add_counts(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {name: add_daily(*(c[name] for c in (a, b) if name in c)) for name in a.keys() | b.keys()}
 
 
 def recorded_counts(frame: dd.DataFrame, builder: FeatureBuilder) -> dict[str, pd.DataFrame]:
-    """`builder.daily_counts` of the shipments created or delivered after its last known day (what a
-    service records after the bundle's data; `FeatureBuilder.set_recorded_counts`), over all partitions."""
-    return _pairwise([dask.delayed(_counts_after)(p, builder) for p in frame.to_delayed()], _add_counts)
+    """`FeatureBuilder.recorded_counts` over all partitions."""
+    return _pairwise([dask.delayed(builder.recorded_counts)(p) for p in frame.to_delayed()], _add_counts)
 
 
 def fit_features(
