@@ -63,6 +63,8 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, register: str |
     with tempfile.TemporaryDirectory() as tmp:
         path = bundle.save(Path(tmp))
         example = input_example.head(5).drop(columns=list(OUTCOME_COLUMNS), errors="ignore")
+        # a request is made at a moment: rows of outcome-only data (no timestamps) are asked about now
+        example["created_at"] = example["created_at"].fillna(pd.Timestamp.now(tz="UTC").floor("s"))
         output = bundle.predict(example)
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -167,6 +167,22 @@ def test_the_logged_pyfunc_pins_what_it_needs_and_answers_like_the_bundle(histor
     )
 
 
+def test_a_model_of_outcome_only_data_answers_its_own_logged_example(tracking, capsys, tmp_path) -> None:
+    """Outcome-only data (no timestamps) train a late-risk model; the request logged as its example is made
+    at a moment, so the logged model answers it (MLflow checks the example against the model when logging)."""
+    frame = make_shipments(3000, seed=5)
+    late = (frame["destination_country"] == "GB").to_numpy() ^ (frame.index % 10 == 0)
+    path = tmp_path / "outcomes.parquet"
+    frame.drop(columns=["created_at", "promised_at", "delivered_at"]).assign(delivered_late=late).to_parquet(
+        path
+    )
+    uri = train(path, capsys)
+    local = Path(mlflow.artifacts.download_artifacts(uri))
+    example = mlflow.models.Model.load(str(local)).load_input_example(str(local))
+    answered = mlflow.pyfunc.load_model(uri).predict(example)
+    assert len(answered) == 5 and answered["p_late"].between(0, 1).all() and answered["eta_p50"].isna().all()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
