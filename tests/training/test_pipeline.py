@@ -22,6 +22,8 @@ from training.pipeline import PREDICTION_COLUMNS, evaluate_bundle, read_history
 from training.registry import OUTCOME_COLUMNS, jsonable, load_bundle, pip_requirements
 from training.split import time_split
 
+EPOCH = pd.Timestamp(0, tz="UTC")  # day numbers count from it
+
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -91,9 +93,7 @@ def test_predict_reads_the_outcomes_before_each_shipment_in_its_file_as_a_servic
     while no prediction moves when outcomes after its shipment's creation day change."""
     train(history, capsys)
     bundle = load_bundle("models:/eta@champion")
-    start = pd.Timestamp.fromordinal(
-        pd.Timestamp(0, tz="UTC").toordinal() + bundle.features.known_through() + 2
-    ).tz_localize("UTC")
+    start = EPOCH + pd.Timedelta(days=bundle.features.known_through() + 2)  # two days after the last outcome
     new = make_shipments(600, seed=14, days=40).sort_values("created_at", ignore_index=True)
     shift = start - pd.Timestamp("2024-01-01", tz="UTC")
     for col in ("created_at", "promised_at", "delivered_at"):
@@ -137,7 +137,7 @@ def test_an_older_model_is_evaluated_knowing_the_outcomes_a_service_would_have_r
     own = bundle.predict(split.test)
     _, predictions = evaluate_bundle(bundle, split, 0.8, None)
     last_delivery = pd.concat([split.train, split.calibrate, split.test])["delivered_at"].max()
-    assert bundle.features.known_through() == last_delivery.value // 86_400_000_000_000
+    assert bundle.features.known_through() == (last_delivery - EPOCH).days
     assert (predictions["eta_p50"].to_numpy() != own["eta_p50"].to_numpy()).mean() > 0.5
 
 
