@@ -52,7 +52,8 @@ def evaluate_bundle(
     reached before each shipment's creation, the lane and carrier history with every outcome the split's
     shipments had by then), with the windows at the calibrated levels alone beside them. A bundle fitted on
     this split knows those outcomes already; an older one (the champion a candidate is compared with) learns
-    them here as a service running it would have recorded them."""
+    them here as a service running it would have recorded them (of a cluster split's training window, only
+    the sample it holds)."""
     bundle.features.set_service_history(pd.concat([split.train, split.calibrate, split.test]))
     online, _ = replay(bundle, split.test, tuple(sorted({coverage, 0.9, 0.95})), weather)
     predictions = online[coverage]
