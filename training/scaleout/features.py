@@ -30,7 +30,7 @@ T = TypeVar("T")
 def _pairwise(parts: list[Delayed], combine: Callable[[T, T], T]) -> T:
     """The partitions' results, added up pairwise on the cluster."""
     if not parts:
-        raise ValueError("no history to summarise")
+        raise ValueError("no partitions to add up")
     while len(parts) > 1:
         paired = [parts[i : i + 2] for i in range(0, len(parts), 2)]
         parts = [dask.delayed(combine)(*p) if len(p) == 2 else p[0] for p in paired]
@@ -47,9 +47,11 @@ def _add_counts(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> dict[
     return {name: add_daily(*(c[name] for c in (a, b) if name in c)) for name in a.keys() | b.keys()}
 
 
-def recorded_counts(frame: dd.DataFrame, builder: FeatureBuilder) -> dict[str, pd.DataFrame]:
-    """`FeatureBuilder.recorded_counts` over all partitions."""
-    return _pairwise([dask.delayed(builder.recorded_counts)(p) for p in frame.to_delayed()], _add_counts)
+def counts(
+    frame: dd.DataFrame, count: Callable[[pd.DataFrame], dict[str, pd.DataFrame]]
+) -> dict[str, pd.DataFrame]:
+    """Daily count tables of all partitions (`count`: `FeatureBuilder.daily_counts` or `recorded_counts`)."""
+    return _pairwise([dask.delayed(count)(p) for p in frame.to_delayed()], _add_counts)
 
 
 def fit_features(

@@ -31,7 +31,7 @@ from training.models import (
     quantile_design,
 )
 from training.scaleout.data import hash_share
-from training.scaleout.features import feature_meta, fit_features, summarise
+from training.scaleout.features import counts, feature_meta, fit_features
 
 TARGET = "_target"
 
@@ -146,7 +146,7 @@ def fit_bundle_on_cluster(
     del late
 
     bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
-    builder.add_history(summarise(later, builder).daily)
+    builder.add_history(counts(later, builder.daily_counts))
     Xc = calibrate_bundle(bundle, calibrate, weather)
     X_sample = builder.features_as_of(train_sample, histories, weather)
     fit_in_transit(bundle, X_sample, train_sample, Xc, calibrate, events, config)

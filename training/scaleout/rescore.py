@@ -33,7 +33,7 @@ from features.bundle import ModelBundle
 from features.contract import EventStatus
 from training.pipeline import PREDICTION_COLUMNS
 from training.scaleout.data import hash_share, read_checked
-from training.scaleout.features import recorded_counts
+from training.scaleout.features import counts
 
 BUCKET_SALT = 3
 CLOSED = (EventStatus.DELIVERED.value, EventStatus.RETURNED.value)
@@ -244,7 +244,7 @@ def rescore(
     if todo:
         as_of, k = pd.Timestamp(job.as_of), job.partitions
         history = read_checked(history_path, "shipments")
-        recorded = recorded_counts(history, bundle.features)
+        recorded = counts(history, bundle.features.recorded_counts)
         flying = history.map_partitions(in_flight, as_of)
         ids = client.scatter([set(flying["shipment_id"].compute())], broadcast=True)[0]
         scans = read_checked(events_path, "events", ids).map_partitions(scans_until, as_of)
