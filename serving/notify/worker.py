@@ -72,9 +72,7 @@ def run_dispatcher(settings: Settings) -> int:
     factory = session_factory(engine)
     holder = ModelHolder(settings.model_uri, settings.mlflow_tracking_uri, settings.model_poll_seconds)
     holder.start()
-    history = HistoryRefresher(
-        factory, holder, settings.history_seconds
-    )  # the sweep's features, as the API's
+    history = HistoryRefresher(factory, holder, settings.history_seconds)  # the sweep's features: the API's
     history.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
