@@ -67,7 +67,8 @@ def evaluate_bundle(
         "offline_only": window_coverage(split.test, bundle.predict(split.test, coverage, weather)),
     }
     calibrated_on = bundle.predict(split.calibrate, coverage, weather)
-    metrics["shift"] = {  # how the test window differs from the one the windows and late risk were fitted on
+    metrics["shift"] = {  # how the windows the models learned and were calibrated on differ from the test
+        "train": window_profile(split.train, None),
         "calibrate": window_profile(split.calibrate, calibrated_on["p_late"]),
         "test": window_profile(split.test, predictions["p_late"]),
     }

@@ -201,19 +201,23 @@ def test_coverage_is_broken_down_by_month_of_creation() -> None:
     }
 
 
-def test_a_window_profile_sets_the_calibration_window_beside_the_test_window() -> None:
+def test_a_window_profile_sets_the_training_and_calibration_windows_beside_the_test_window() -> None:
     shipments = make_shipments(
         [72, 24, 96, 48], delivered_at=[T0 + h * HOUR for h in (72, 24, 96)] + [pd.NaT]
     )
+    shipments.loc[3, "promised_at"] = T0 + 12 * HOUR
     profile = window_profile(shipments, [0.5, 0.1, 0.9, 0.3])
     assert profile == {
         "n": 4,
         "delivered_share": 0.75,
         "median_transit_hours": 72.0,
+        "median_promised_hours": 72.0,  # of 72, 72, 72 and 12 h
         "late_rate": pytest.approx(1 / 3),
         "share_at_promise": pytest.approx(1 / 3),  # delivered at the very promised moment
         "late_roc_auc": 1.0,  # the late one has the highest score; the undelivered one has no outcome
     }
+    unscored = window_profile(shipments.assign(promised_at=pd.NaT), None)  # the training window: not scored
+    assert unscored["late_roc_auc"] is None and unscored["median_promised_hours"] is None
 
 
 def test_lane_volume_buckets() -> None:

@@ -144,27 +144,35 @@ def evaluate(
     return jsonable(metrics)
 
 
-def window_profile(shipments: pd.DataFrame, p_late: pd.Series | np.ndarray) -> dict[str, Any]:
-    """What a window of shipments looked like, to set the calibration window beside the test window: its
-    size, delivered share, median transit hours, late rate, share delivered at the very promised moment (the
-    promised day, in day-precision data) and the late-risk ROC-AUC of `p_late` (one per shipment, in order).
-    The isotonic map fitted on the calibration window keeps the ranking, so its AUC there is a fair match."""
+def window_profile(shipments: pd.DataFrame, p_late: pd.Series | np.ndarray | None) -> dict[str, Any]:
+    """What a window of shipments looked like, to set the training, calibration and test windows side by
+    side: its size, delivered share, median transit and promised hours (from creation), late rate, share
+    delivered at the very promised moment (the promised day, in day-precision data) and the late-risk ROC-AUC
+    of `p_late` (one per shipment, in order; None: not scored, as the training window, which the model has
+    seen). The isotonic map fitted on the calibration window keeps the ranking, so its AUC there is a fair
+    match."""
     truth = conform_truth(shipments)
     delivered, promised = truth["delivered_at"], truth["promised_at"]
     done = delivered.notna()
-    transit = hours_between(delivered[done], truth["created_at"][done])
-    transit = transit[~np.isnan(transit)]
+    transit = _median(hours_between(delivered[done], truth["created_at"][done]))
     kept = done & promised.notna()
+    auc = None
+    if p_late is not None:
+        auc = late_risk_metrics(np.asarray(p_late, dtype=float), truth["late"], reliability=False)["roc_auc"]
     return {
         "n": len(truth),
         "delivered_share": float(done.mean()) if len(truth) else None,
-        "median_transit_hours": float(np.median(transit)) if len(transit) else None,
+        "median_transit_hours": transit,
+        "median_promised_hours": _median(hours_between(promised, truth["created_at"])),
         "late_rate": float(truth["late"].mean()) if truth["late"].notna().any() else None,
         "share_at_promise": float((delivered[kept] == promised[kept]).mean()) if kept.any() else None,
-        "late_roc_auc": late_risk_metrics(np.asarray(p_late, dtype=float), truth["late"], reliability=False)[
-            "roc_auc"
-        ],
+        "late_roc_auc": auc,
     }
+
+
+def _median(hours: np.ndarray) -> float | None:
+    known = hours[~np.isnan(hours)]
+    return float(np.median(known)) if len(known) else None
 
 
 def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
