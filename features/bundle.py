@@ -36,7 +36,9 @@ FLOOR_HOURS = 1 / 60  # a minute: transit times are learned on log(max(hours, a 
 LOG_FLOOR = float(np.log(FLOOR_HOURS))
 
 
-def _reference(promised: np.ndarray, history: np.ndarray) -> np.ndarray:
+def _reference(promised: np.ndarray, history: np.ndarray, promise: bool) -> np.ndarray:
+    if not promise:
+        return history
     return np.where(np.isnan(promised), history, np.maximum(promised, FLOOR_HOURS))
 
 
@@ -108,11 +110,12 @@ def _row_quantiles(xs: np.ndarray, ps: np.ndarray, targets: np.ndarray) -> np.nd
     return xs[rows, lo] + share * (xs[rows, hi] - xs[rows, lo])
 
 
-def reference_hours(X: pd.DataFrame) -> np.ndarray:
-    """What the quantile models predict relative to: the shipment's own promise where it has one, else the
-    lane/carrier history median. Learning the ratio lets the model start from the best baseline."""
+def reference_hours(X: pd.DataFrame, promise: bool = True) -> np.ndarray:
+    """What the quantile models predict relative to: the shipment's own promise where it has one (unless
+    `promise` is False, see `ModelBundle.promise_reference`), else the lane/carrier history median. Learning
+    the ratio lets the model start from the best baseline."""
     promised = X["promised_hours"].to_numpy(dtype=float)
-    return _reference(promised, X["history_reference_hours"].to_numpy(dtype=float))
+    return _reference(promised, X["history_reference_hours"].to_numpy(dtype=float), promise)
 
 
 def segment_keys(data: pd.DataFrame | Columns) -> dict[str, np.ndarray]:
@@ -140,6 +143,9 @@ class ModelBundle:
     # as far as it goes beyond
     shrink: float = 1.0
     dead_zone: float = 0.0
+    # whether the quantile models learn ratios to the promise (where there is one) or always to the lane and
+    # carrier history median: the reference with the lower P50 error on calibration data
+    promise_reference: bool = True
     # latest statuses (`status_segments` keys) whose in-flight ETA is the creation-time distribution given
     # that the shipment has not arrived yet, where that beat the in-transit model on calibration data
     progress_from_creation: frozenset[str] = frozenset()
@@ -241,7 +247,11 @@ class ModelBundle:
         out: dict[str, np.ndarray] = {}
         if self.quantile_models is not None:
             ratios = np.array([self._predictor(q).predict(x) for q in QUANTILES]).T
-            ref = _reference(self._feature(x, "promised_hours"), self._feature(x, "history_reference_hours"))
+            ref = _reference(
+                self._feature(x, "promised_hours"),
+                self._feature(x, "history_reference_hours"),
+                self.promise_reference,
+            )
             logs = np.sort(self.toward_reference(ratios), axis=1) + np.log(ref)[:, None]  # never cross
             for j, q in enumerate(QUANTILES):
                 out[f"log_q{int(q * 100)}"] = logs[:, j]

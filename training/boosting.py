@@ -69,10 +69,12 @@ def log_hours(hours: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(hours, FLOOR_HOURS))  # a minute: last-mile data are minutes apart
 
 
-def fit_quantile_models(X: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
+def fit_quantile_models(
+    X: pd.DataFrame, y: np.ndarray, config: TrainConfig, quantiles: tuple[float, ...] = QUANTILES
+) -> dict[float, lgb.Booster]:
     return {
         q: lgb.train(
             lgb_params(config, objective="quantile", alpha=q), lgb_dataset(X, y), config.num_boost_round
         )
-        for q in QUANTILES
+        for q in quantiles
     }

@@ -25,18 +25,59 @@ DEAD_ZONES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)  # candidate dead z
 CHOICE_SNAPSHOTS = 3_000  # calibration-window snapshots in flight an in-flight ETA's source is chosen on
 
 
-def fit_quantiles(X: pd.DataFrame, hours: np.ndarray, config: TrainConfig) -> dict[float, lgb.Booster]:
-    """Transit quantiles as log-ratios to the reference; some rows lose their promise, as at checkout."""
+def fit_quantiles(
+    X: pd.DataFrame,
+    hours: np.ndarray,
+    Xc: pd.DataFrame,
+    calibrate: pd.DataFrame,
+    has_promises: bool,
+    config: TrainConfig,
+) -> tuple[dict[float, lgb.Booster], bool]:
+    """Transit quantiles as log-ratios to the reference, and whether that is the promise (see
+    `choose_reference`; the P50 is fitted for each candidate, the P10 and P90 for the one chosen); some rows
+    lose their promise, as at checkout. `Xc`, `calibrate`: the calibration window's features and shipments."""
     drop = np.random.default_rng(config.seed).random(len(X)) < config.promise_dropout
-    return fit_quantile_models(*quantile_design(X, hours, drop), config)
+
+    def fit(promise: bool, quantiles: tuple[float, ...]) -> dict[float, lgb.Booster]:
+        return fit_quantile_models(*quantile_design(X, hours, drop, promise), config, quantiles)
+
+    medians = {promise: fit(promise, (0.5,))[0.5] for promise in references(has_promises)}
+    promise = choose_reference(medians, Xc, calibrate)
+    return {**fit(promise, (0.1, 0.9)), 0.5: medians[promise]}, promise
 
 
-def quantile_design(X: pd.DataFrame, hours: np.ndarray, drop: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def references(has_promises: bool) -> tuple[bool, ...]:
+    """The candidate references (`ModelBundle.promise_reference`): the promise and the history median where
+    the training window has promises; without any, the history median is the reference either way."""
+    return (True, False) if has_promises else (True,)
+
+
+def choose_reference(medians: dict[bool, lgb.Booster], Xc: pd.DataFrame, calibrate: pd.DataFrame) -> bool:
+    """Whether the quantile models learn ratios to the promise (True) or to the lane and carrier history
+    median: the reference whose P50 model (`medians`, by reference), pulled toward it as `best_pull` would
+    pull it, has the lower mean error on the calibration window. A promise whose meaning changed since the
+    training window (a few hours after booking then, days now) is a poor reference; one usually kept to the
+    day is the best there is. The promise where the window is too small to tell, or the two tie."""
+    hours = transit_hours(calibrate)
+    done = ~np.isnan(hours)
+    if len(medians) == 1 or done.sum() < MIN_CHOICE_ROWS:
+        return True
+    errors = {}
+    for promise, model in medians.items():
+        log_ref = np.log(reference_hours(Xc[done], promise))
+        departure = np.asarray(model.predict(Xc[done], num_threads=threads(int(done.sum()))), dtype=float)
+        errors[promise] = best_pull(log_ref, departure, hours[done])[1]
+    return errors[True] <= errors[False]
+
+
+def quantile_design(
+    X: pd.DataFrame, hours: np.ndarray, drop: np.ndarray, promise: bool
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The quantile models' rows and target: the promise removed where `drop`, the log-ratio of the transit
-    hours to the reference that remains."""
+    hours to the reference that remains (the promise only if `promise`)."""
     X = X.copy()
     X.loc[drop, "promised_hours"] = np.nan
-    return X, log_hours(hours) - np.log(reference_hours(X))
+    return X, log_hours(hours) - np.log(reference_hours(X, promise))
 
 
 def late_usable(X: pd.DataFrame, late: np.ndarray, needs_promise: bool) -> np.ndarray:
@@ -70,18 +111,19 @@ def fit_bundle(
     config = config or TrainConfig()
     builder = FeatureBuilder(window_days=config.window_days)
     X = builder.fit_transform(train, weather)
-    hours = transit_hours(train)
-    done = ~np.isnan(hours)
-    quantile_models = None
-    if done.sum() >= 100:
-        quantile_models = fit_quantiles(X[done], hours[done], config)
     late = late_outcome(train)
     needs_promise = bool(train["promised_at"].notna().any())
     usable = late_usable(X, late, needs_promise)
     late_model = fit_late(X[usable], late[usable], config) if len(np.unique(late[usable])) == 2 else None
-    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
     builder.add_history(builder.daily_counts(calibrate if later is None else pd.concat([calibrate, later])))
-    Xc = calibrate_bundle(bundle, calibrate, weather)
+    Xc = builder.transform(calibrate, weather)
+    hours = transit_hours(train)
+    done = ~np.isnan(hours)
+    quantile_models, promise = None, True
+    if done.sum() >= 100:
+        quantile_models, promise = fit_quantiles(X[done], hours[done], Xc, calibrate, needs_promise, config)
+    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata, promise)
+    calibrate_bundle(bundle, Xc, calibrate)
     fit_in_transit(bundle, X, train, Xc, calibrate, events, config)
     return bundle
 
@@ -93,8 +135,10 @@ def new_bundle(
     late_needs_promise: bool,
     config: TrainConfig,
     metadata: dict | None,
+    promise_reference: bool,
 ) -> ModelBundle:
     """A bundle of fitted models, not yet calibrated."""
+    reference = "promise" if promise_reference else "history median"
     return ModelBundle(
         features=builder,
         quantile_models=quantile_models,
@@ -104,15 +148,13 @@ def new_bundle(
         late_needs_promise=late_needs_promise,
         progress_models=None,
         progress_conformal=None,
-        metadata={"train_config": asdict(config), **(metadata or {})},
+        metadata={"train_config": asdict(config), "quantile_reference": reference, **(metadata or {})},
+        promise_reference=promise_reference,
     )
 
 
-def calibrate_bundle(
-    bundle: ModelBundle, calibrate: pd.DataFrame, weather: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Shrink, conformal windows and the late-risk map, on the calibration window; returns its features."""
-    Xc = bundle.features.transform(calibrate, weather)
+def calibrate_bundle(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> None:
+    """Shrink, conformal windows and the late-risk map, on the calibration window (`Xc` its features)."""
     if bundle.quantile_models is not None:
         bundle.shrink, bundle.dead_zone = choose_shrink(bundle, Xc, calibrate)
         bundle.conformal = calibrate_windows(bundle, Xc, calibrate)
@@ -121,7 +163,6 @@ def calibrate_bundle(
         bundle.late_calibration = calibrate_late(
             bundle.late_model, Xc, late_outcome(calibrate), needs_promise
         )
-    return Xc
 
 
 def fit_in_transit(
@@ -182,15 +223,17 @@ def choose_shrink(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame
     done = ~np.isnan(hours)
     if done.sum() < MIN_CHOICE_ROWS:
         return 1.0, 0.0
-    log_ref = np.log(reference_hours(Xc[done]))
+    log_ref = np.log(reference_hours(Xc[done], bundle.promise_reference))
     bundle.shrink, bundle.dead_zone = 1.0, 0.0
     departure = bundle.predict_matrix(Xc[done])["log_q50"] - log_ref
-    return best_pull(log_ref, departure, hours[done])
+    return best_pull(log_ref, departure, hours[done])[0]
 
 
-def best_pull(log_ref: np.ndarray, departure: np.ndarray, hours: np.ndarray) -> tuple[float, float]:
+def best_pull(
+    log_ref: np.ndarray, departure: np.ndarray, hours: np.ndarray
+) -> tuple[tuple[float, float], float]:
     """The (shrink, dead zone) on the grid whose P50s, exp(log_ref + pulled departure), are closest to `hours`
-    on average (the first candidate, no pull, wins ties)."""
+    on average (the first candidate, no pull, wins ties), and that mean error."""
     best, best_error = (1.0, 0.0), np.inf
     for dead_zone in DEAD_ZONES:
         beyond = np.sign(departure) * np.maximum(np.abs(departure) - dead_zone, 0.0)
@@ -198,7 +241,7 @@ def best_pull(log_ref: np.ndarray, departure: np.ndarray, hours: np.ndarray) -> 
             error = float(np.mean(np.abs(np.exp(log_ref + shrink * beyond) - hours)))
             if error < best_error:
                 best, best_error = (float(shrink), dead_zone), error
-    return best
+    return best, best_error
 
 
 def calibrate_windows(bundle: ModelBundle, Xc: pd.DataFrame, calibrate: pd.DataFrame) -> ConformalOffsets:

@@ -170,7 +170,9 @@ def train_and_log(
         bundle.metadata["reliability"] = metrics["late_risk"].get(
             "reliability", []
         )  # the ops model page plots it
-        mlflow.log_params({**bundle.metadata["train_config"], "coverage": coverage, **split.windows()})
+        chosen = {k: bundle.metadata.get(k) for k in ("quantile_reference", "conformal_half_life_days")}
+        params = {**bundle.metadata["train_config"], **chosen, "coverage": coverage, **split.windows()}
+        mlflow.log_params(params)
         mlflow.log_metrics(bundle.metadata["metrics"])
         report_dir = out_dir or Path(tempfile.mkdtemp(prefix="eta-report-"))
         for path in write_report(metrics, join_truth(split.test, predictions), report_dir):

@@ -219,7 +219,7 @@ def test_the_p50_keeps_the_models_large_departures_from_the_reference_and_drops_
     delayed = rng.random(n) < 0.1
     hours = np.exp(log_ref + delayed)
     departure = delayed + rng.normal(0, 0.2, n)
-    shrink, dead_zone = best_pull(log_ref, departure, hours)
+    (shrink, dead_zone), _ = best_pull(log_ref, departure, hours)
     assert dead_zone >= 0.3 and shrink > 0.5
 
     def error(s: float, z: float) -> float:
@@ -232,7 +232,43 @@ def test_the_p50_keeps_the_models_large_departures_from_the_reference_and_drops_
     pulled = bundle.toward_reference(ratios)
     assert (np.diff(pulled, axis=1) >= 0).all()  # quantiles in order stay in order
     assert (pulled[np.abs(ratios) <= dead_zone] == 0).all()
-    assert best_pull(log_ref, np.zeros(n), np.exp(log_ref)) == (1.0, 0.0)  # nothing to gain: no pull
+    assert best_pull(log_ref, np.zeros(n), np.exp(log_ref))[0] == (1.0, 0.0)  # nothing to gain: no pull
+
+
+def test_the_quantiles_learn_ratios_to_the_promise_only_where_it_predicts_well_on_calibration() -> None:
+    """A promise that changed meaning after the training window (a few hours after booking then, 100 h
+    since, neither one related to the transit time) is a poor reference: the models learn ratios to the lane
+    and carrier history median instead, and beat the promise. A promise kept to within a few percent stays
+    the reference."""
+    history = make_shipments(3000, seed=11)
+    split = time_split(history)
+    rng = np.random.default_rng(11)
+    hours = rng.uniform(2, 10, len(split.train))
+    split.train["promised_at"] = split.train["created_at"] + pd.to_timedelta(hours, unit="h")
+    for later in (split.calibrate, split.test):
+        later["promised_at"] = later["created_at"] + pd.Timedelta(hours=100)
+    windows = [
+        validate_shipments(w.assign(delivered_late=pd.NA)).valid  # late: recomputed from the new promise
+        for w in (split.train, split.calibrate, split.test)
+    ]
+    changed = fit_bundle(*windows[:2], config=FAST, later=windows[2])
+    assert not changed.promise_reference and changed.metadata["quantile_reference"] == "history median"
+    test = windows[2].reset_index(drop=True)
+
+    def hours(moments: pd.Series) -> np.ndarray:
+        return ((moments - test["created_at"]).dt.total_seconds() / 3600).to_numpy()
+
+    truth, promised = hours(test["delivered_at"]), hours(test["promised_at"])
+    p50 = hours(changed.predict(test)["eta_p50"])
+    assert np.abs(p50 - truth).mean() < 0.5 * np.abs(promised - truth).mean()
+
+    kept = history.assign(
+        promised_at=history["created_at"] + (history["delivered_at"] - history["created_at"]) * 1.03,
+        delivered_late=pd.NA,
+    )
+    split = time_split(validate_shipments(kept).valid)
+    bundle = fit_bundle(split.train, split.calibrate, config=FAST, later=split.test)
+    assert bundle.promise_reference and bundle.metadata["quantile_reference"] == "promise"
 
 
 def test_the_transit_time_given_no_arrival_yet_is_the_distribution_cut_at_the_elapsed_time() -> None:

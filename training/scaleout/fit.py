@@ -24,11 +24,13 @@ from features.history import GroupHistory
 from training.boosting import TrainConfig, categorical, estimator_params
 from training.models import (
     calibrate_bundle,
+    choose_reference,
     fit_in_transit,
     late_outcome,
     late_usable,
     new_bundle,
     quantile_design,
+    references,
 )
 from training.scaleout.data import hash_share
 from training.scaleout.features import counts, feature_meta, fit_features
@@ -60,11 +62,11 @@ def training_rows(
     return X.assign(**{HOURS: transit_hours(part), LATE: late_outcome(part), DROP: drop})
 
 
-def quantile_rows(rows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The delivered shipments as the quantile models see them (`models.quantile_design`), target in
-    `TARGET`."""
+def quantile_rows(rows: pd.DataFrame, names: list[str], promise: bool) -> pd.DataFrame:
+    """The delivered shipments as the quantile models see them (`models.quantile_design`, ratios to the
+    promise if `promise`), target in `TARGET`."""
     done = rows[rows[HOURS].notna()]
-    Xq, y = quantile_design(done[names], done[HOURS].to_numpy(), done[DROP].to_numpy())
+    Xq, y = quantile_design(done[names], done[HOURS].to_numpy(), done[DROP].to_numpy(), promise)
     return Xq.assign(**{TARGET: y})
 
 
@@ -124,20 +126,8 @@ def fit_bundle_on_cluster(
         meta=feature_meta(builder).assign(**flags),
     ).persist()  # features computed once for both kinds of model
 
-    quantile = rows.map_partitions(quantile_rows, names, meta=meta).persist()
-    quantile_models = None
-    if len(quantile) >= 100:
-        quantile_models = {
-            q: _fit(
-                DaskLGBMRegressor(client=client, **estimator_params(config, **alpha(q))), quantile, builder
-            )
-            for q in QUANTILES
-        }
-    del quantile
-
     needs_promise = bool(train["promised_at"].count().compute() > 0)
     late = rows.map_partitions(late_rows, names, needs_promise, meta=meta).persist()
-    del rows
     lowest, highest = dask.compute(late[TARGET].min(), late[TARGET].max())
     late_model = None
     if lowest == 0 and highest == 1:  # both outcomes seen
@@ -145,9 +135,29 @@ def fit_bundle_on_cluster(
         late_model = _fit(classifier, late, builder)
     del late
 
-    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata)
     builder.add_history(counts(later, builder.daily_counts))
-    Xc = calibrate_bundle(bundle, calibrate, weather)
+    Xc = builder.transform(calibrate, weather)
+
+    def fit_quantile(quantile: dd.DataFrame, q: float) -> lgb.Booster:
+        return _fit(
+            DaskLGBMRegressor(client=client, **estimator_params(config, **alpha(q))), quantile, builder
+        )
+
+    quantile_models, promise = None, True
+    if rows[HOURS].count().compute() >= 100:  # as `models.fit_quantiles`, on the cluster
+        designs = {
+            p: rows.map_partitions(quantile_rows, names, p, meta=meta).persist()
+            for p in references(needs_promise)
+        }
+        medians = {p: fit_quantile(design, 0.5) for p, design in designs.items()}
+        promise = choose_reference(medians, Xc, calibrate)
+        quantile_models = {q: fit_quantile(designs[promise], q) for q in QUANTILES if q != 0.5}
+        quantile_models[0.5] = medians[promise]
+        del designs
+    del rows
+
+    bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata, promise)
+    calibrate_bundle(bundle, Xc, calibrate)
     X_sample = builder.features_as_of(train_sample, histories, weather)
     fit_in_transit(bundle, X_sample, train_sample, Xc, calibrate, events, config)
     return bundle
