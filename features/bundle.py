@@ -110,10 +110,10 @@ def _row_quantiles(xs: np.ndarray, ps: np.ndarray, targets: np.ndarray) -> np.nd
     return xs[rows, lo] + share * (xs[rows, hi] - xs[rows, lo])
 
 
-def reference_hours(X: pd.DataFrame, promise: bool = True) -> np.ndarray:
-    """What the quantile models predict relative to: the shipment's own promise where it has one (unless
-    `promise` is False, see `ModelBundle.promise_reference`), else the lane/carrier history median. Learning
-    the ratio lets the model start from the best baseline."""
+def reference_hours(X: pd.DataFrame, promise: bool) -> np.ndarray:
+    """What the quantile models predict relative to: the shipment's own promise where it has one (if
+    `promise`, see `ModelBundle.promise_reference`), else the lane/carrier history median. Learning the ratio
+    lets the model start from the best baseline."""
     promised = X["promised_hours"].to_numpy(dtype=float)
     return _reference(promised, X["history_reference_hours"].to_numpy(dtype=float), promise)
 
