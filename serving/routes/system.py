@@ -52,6 +52,11 @@ class ModelInfo(ModelStatus):
     trained_at: str | None = None
     windows: dict[str, Any] | None = None
     metrics: dict[str, float] | None = None
+    quantile_reference: Literal["promise", "history median"] | None = Field(
+        default=None,
+        description="what the transit quantiles are ratios to, chosen on the calibration window: the "
+        "shipment's promise (else the lane/carrier history median) or always the history median",
+    )
     window_levels: list[WindowLevelInfo] = []
     history_through: dt.date | None = Field(
         default=None,
@@ -103,6 +108,7 @@ def model_info(model: ModelDep, session: SessionDep) -> ModelInfo:
         trained_at=meta.get("trained_at"),
         windows=meta.get("windows"),
         metrics=meta.get("metrics"),
+        quantile_reference=meta.get("quantile_reference"),
         history_through=dt.date(1970, 1, 1) + dt.timedelta(days=model.bundle.features.known_through()),
         window_levels=[
             WindowLevelInfo(segment=r.segment, coverage=r.coverage, read_at=r.level, deliveries=r.deliveries)

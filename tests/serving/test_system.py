@@ -69,6 +69,7 @@ def test_the_model_report_gives_version_windows_and_metrics(settings: Settings, 
     assert body["loaded"] is True and body["version"].startswith("local-")
     assert set(body["windows"]) == {"train", "calibrate", "test"}
     assert body["metrics"]["test_mae_hours"] == pytest.approx(12.5)
+    assert body["quantile_reference"] in {"promise", "history median"}
     assert ready["model"] == {"loaded": True, "version": body["version"]}
 
 
