@@ -173,6 +173,8 @@ def test_an_admin_rolls_the_model_back_and_the_service_serves_it(registry_client
     sign_in(registry_client, "root")
     page = registry_client.get("/ops/model").text
     assert "eta/2" in page and "Roll back to version 1" in page
+    reference = registry_client.get("/v1/model").json()["quantile_reference"]
+    assert f'<dd id="quantile-reference">{reference}</dd>' in page  # chosen on the calibration window
     answer = registry_client.post("/ops/model/alias", data={"version": "1", "csrf_token": csrf_of(page)})
     assert answer.status_code == 200 and "serving eta/1" in answer.text
     assert registry_client.get("/v1/model").json()["version"] == "eta/1"
