@@ -146,14 +146,13 @@ def fit_bundle_on_cluster(
     quantile_models, promise = None, True
     if rows[HOURS].count().compute() >= 100:  # as `models.fit_quantiles`, on the cluster
         designs = {
-            p: rows.map_partitions(quantile_rows, names, p, meta=meta).persist()
-            for p in references(needs_promise)
+            p: rows.map_partitions(quantile_rows, names, p, meta=meta) for p in references(needs_promise)
         }
         medians = {p: fit_quantile(design, 0.5) for p, design in designs.items()}
         promise = choose_reference(medians, Xc, calibrate)
-        quantile_models = {q: fit_quantile(designs[promise], q) for q in QUANTILES if q != 0.5}
-        quantile_models[0.5] = medians[promise]
-        del designs
+        chosen = designs[promise].persist()  # for the two quantiles left
+        quantile_models = {q: medians[promise] if q == 0.5 else fit_quantile(chosen, q) for q in QUANTILES}
+        del chosen, designs
     del rows
 
     bundle = new_bundle(builder, quantile_models, late_model, needs_promise, config, metadata, promise)
