@@ -27,31 +27,31 @@ from features.summary import HistorySummary
 T = TypeVar("T")
 
 
-def _pairwise(parts: list[Delayed], combine: Callable[[T, T], T]) -> T:
-    """The partitions' results, added up pairwise on the cluster."""
+def _pairwise(parts: list[Delayed], combine: Callable[[T, T], T]) -> Delayed:
+    """The partitions' results, added up pairwise on the cluster (not computed yet)."""
     if not parts:
         raise ValueError("no partitions to add up")
     while len(parts) > 1:
         paired = [parts[i : i + 2] for i in range(0, len(parts), 2)]
         parts = [dask.delayed(combine)(*p) if len(p) == 2 else p[0] for p in paired]
-    total: T = parts[0].compute()
-    return total
+    return parts[0]
 
 
 def summarise(frame: dd.DataFrame, builder: FeatureBuilder) -> HistorySummary:
     """The summary of all partitions."""
-    return _pairwise([dask.delayed(builder.summarise)(p) for p in frame.to_delayed()], HistorySummary.combine)
+    parts = [dask.delayed(builder.summarise)(p) for p in frame.to_delayed()]
+    summary: HistorySummary = _pairwise(parts, HistorySummary.combine).compute()
+    return summary
 
 
 def _add_counts(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {name: add_daily(*(c[name] for c in (a, b) if name in c)) for name in a.keys() | b.keys()}
 
 
-def counts(
-    frame: dd.DataFrame, count: Callable[[pd.DataFrame], dict[str, pd.DataFrame]]
-) -> dict[str, pd.DataFrame]:
-    """Daily count tables of all partitions (`count`: `FeatureBuilder.daily_counts` or `recorded_counts`)."""
-    return _pairwise([dask.delayed(count)(p) for p in frame.to_delayed()], _add_counts)
+def counts(parts: list[Delayed], count: Callable[[pd.DataFrame], dict[str, pd.DataFrame]]) -> Delayed:
+    """Daily count tables of all partitions (`frame.to_delayed()`; `count`: `FeatureBuilder.daily_counts` or
+    `recorded_counts`), delayed: computed alone, or with other work on the same partitions, read once."""
+    return _pairwise([dask.delayed(count)(p) for p in parts], _add_counts)
 
 
 def fit_features(

@@ -135,7 +135,7 @@ def fit_bundle_on_cluster(
         late_model = _fit(classifier, late, builder)
     del late
 
-    builder.add_history(counts(later, builder.daily_counts))
+    builder.add_history(counts(later.to_delayed(), builder.daily_counts).compute())
     Xc = builder.transform(calibrate, weather)
 
     def fit_quantile(quantile: dd.DataFrame, q: float) -> lgb.Booster:

@@ -244,9 +244,13 @@ def rescore(
     if todo:
         as_of, k = pd.Timestamp(job.as_of), job.partitions
         history = read_checked(history_path, "shipments")
-        recorded = counts(history, bundle.features.recorded_counts)
+        parts = history.to_delayed()  # read once for the recorded outcomes and the ids in flight
+        recorded, *flying_ids = dask.compute(
+            counts(parts, bundle.features.recorded_counts),
+            *(dask.delayed(in_flight)(p, as_of)["shipment_id"] for p in parts),
+        )
+        ids = client.scatter([set().union(*flying_ids)], broadcast=True)[0]
         flying = history.map_partitions(in_flight, as_of)
-        ids = client.scatter([set(flying["shipment_id"].compute())], broadcast=True)[0]
         scans = read_checked(events_path, "events", ids).map_partitions(scans_until, as_of)
         ship_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in flying.to_delayed()]
         scan_parts = [dask.delayed(split_buckets, nout=k)(p, k) for p in scans.to_delayed()]
